@@ -1,0 +1,3 @@
+from incidentbot.cli import main
+
+main()

@@ -1,0 +1,204 @@
+"""The core data types that flow through source → parse → link → draft → report → store.
+
+Frozen, slotted dataclasses holding tuples: a stage returns a new value (``dataclasses.replace``) and never
+mutates its input. Field names follow Sentry's event schema so a Sentry frame maps field for field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+#: How a frame's reported line relates to the file at the triage revision.
+#: ``exact``: the source line matches; ``moved``: found nearby and re-aligned; ``unaligned``: the trace carries
+#: source that the revision does not have; ``unchecked``: the trace carries no source line to compare.
+Alignment = Literal["exact", "moved", "unaligned", "unchecked"]
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One stack frame, as reported and (after linking) as found in the repository."""
+
+    filename: str  # the path as the trace reports it
+    function: str | None = None
+    module: str | None = None
+    lineno: int | None = None
+    colno: int | None = None
+    abs_path: str | None = None
+    context_line: str | None = None  # the source line, when the trace carries it
+    pre_context: tuple[str, ...] = ()
+    post_context: tuple[str, ...] = ()
+    in_app: bool | None = None  # as reported; None = unknown, decided by the path mapper
+    vars: tuple[tuple[str, str], ...] = ()  # local variables (Sentry), already stringified
+    # Filled by linking:
+    repo_path: str | None = None  # repository-relative path at the triage revision
+    repo_line: int | None = None  # line at the triage revision (re-aligned when the code moved)
+    alignment: Alignment = "unchecked"
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionInfo:
+    """One exception of a trace: chained causes and exception-group members each get one."""
+
+    type: str
+    value: str = ""
+    module: str | None = None
+    frames: tuple[Frame, ...] = ()  # outermost first, innermost (nearest the raise) last
+    # How this exception relates to the one listed after it in Trace.exceptions:
+    # "cause" (raise … from), "context" (during handling of), "group" (member of an exception group).
+    relation: Literal["cause", "context", "group"] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """A parsed error: what the source reported, in one language-agnostic shape.
+
+    ``exceptions`` is in chronological order like Sentry's ``exception.values``: the root cause first, the
+    exception that was finally raised (the primary one) last.
+    """
+
+    exceptions: tuple[ExceptionInfo, ...]
+    language: str = "unknown"  # python, javascript, java, go, ruby, unknown
+    source: str = "text"  # text, sentry-event, sentry-api, sentry-webhook, sentry-ingest
+    source_id: str | None = None  # the source's issue or event id
+    url: str | None = None  # the source's issue URL
+    release: str | None = None
+    environment: str | None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    warnings: tuple[str, ...] = ()  # what the parser could not read
+
+    @property
+    def primary(self) -> ExceptionInfo:
+        """The exception that was finally raised."""
+        return self.exceptions[-1]
+
+    @property
+    def exception_type(self) -> str:
+        return self.primary.type
+
+    @property
+    def message(self) -> str:
+        return self.primary.value
+
+    @property
+    def frames(self) -> tuple[Frame, ...]:
+        """The primary exception's frames, outermost first."""
+        return self.primary.frames
+
+    def all_frames(self) -> tuple[tuple[int, int, Frame], ...]:
+        """Every frame of every exception as (exception index, frame index, frame)."""
+        return tuple(
+            (ei, fi, frame) for ei, exc in enumerate(self.exceptions) for fi, frame in enumerate(exc.frames)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    name: str | None = None
+    email: str | None = None
+    github_login: str | None = None
+    slack_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CodeLocation:
+    """The frame that best explains the failure, as found in the repository."""
+
+    path: str  # repository-relative
+    line: int
+    function: str | None
+    exception_index: int
+    frame_index: int
+    url: str | None = None  # permalink at the revision, when the remote is known
+
+
+@dataclass(frozen=True, slots=True)
+class LineBlame:
+    """Who last changed one blamed line at the triage revision, and how it relates to the trace."""
+
+    path: str
+    line: int  # line at the revision
+    sha: str
+    orig_path: str  # the file's path in the blamed commit (differs after a rename)
+    orig_line: int
+    frame_line: int  # the frame's line this one was blamed for
+    exception_index: int
+    frame_index: int
+    depth: int  # 0 = the in-app frame nearest the raise, 1 = its caller, …
+    in_function: bool  # inside the frame's enclosing function
+
+
+@dataclass(frozen=True, slots=True)
+class CommitInfo:
+    """Facts about one commit, as git gives them."""
+
+    sha: str
+    author: Person
+    authored_at: datetime
+    committed_at: datetime
+    summary: str
+    parents: tuple[str, ...] = ()
+    files_changed: int = 0
+    lines_added: int = 0
+    lines_deleted: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SuspectCommit:
+    sha: str
+    author: Person
+    authored_at: datetime
+    committed_at: datetime
+    summary: str
+    score: float  # 0..1, comparable across incidents
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """A person or team who owns the failing code, and why we think so."""
+
+    source: Literal["codeowners", "suspect-author", "line-author"]
+    reason: str
+    person: Person | None = None
+    team: str | None = None  # a CODEOWNERS handle such as @org/team
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Everything the linkers established about one trace; what drafters and reporters read."""
+
+    trace: Trace
+    fingerprint: str
+    revision: str | None = None  # 40-hex commit the trace's lines refer to
+    revision_reason: str | None = None  # why this revision was chosen
+    location: CodeLocation | None = None
+    blame: tuple[LineBlame, ...] = ()
+    commits: tuple[CommitInfo, ...] = ()  # facts about every blamed commit
+    suspects: tuple[SuspectCommit, ...] = ()  # best first
+    owners: tuple[Owner, ...] = ()  # best first
+    redactions: int = 0
+    warnings: tuple[str, ...] = ()
+    remote_url: str | None = None  # https URL of the repository's GitHub remote, when known
+    release_range: tuple[str, str] | None = None  # resolved deploy range (old, new) commits
+
+    def with_warning(self, *warnings: str) -> Evidence:
+        from dataclasses import replace
+
+        return replace(self, warnings=self.warnings + tuple(warnings))
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What a reporter posts: a title and body over the evidence they came from."""
+
+    title: str
+    summary_md: str
+    body_md: str
+    evidence: Evidence
+    severity: str = "error"
+    drafted_by: str = "template"
+    extra: tuple[tuple[str, str], ...] = field(default=())

@@ -1,0 +1,119 @@
+"""Settings: the only code that reads environment variables or the configuration file.
+
+Precedence: CLI flag > ``INCIDENTBOT_*`` environment variable (nested with ``__``) > ``incidentbot.toml``
+(or ``--config PATH``) > defaults. Unknown keys are rejected so a misspelt option is an error, not a no-op.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from incidentbot.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = Path("incidentbot.toml")
+
+
+class PathMapping(BaseModel):
+    """A code mapping: frames whose path starts with ``stack_root`` live under ``source_root`` in the repo."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    stack_root: str
+    source_root: str = ""
+
+
+class Limits(BaseModel):
+    """Input limits, enforced before any expensive work (documented in docs/limits.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_input_bytes: int = 8 * 1024 * 1024
+    max_frames: int = 500  # per exception; the innermost are kept
+    max_exceptions: int = 50  # chained causes and group members; the last raised are kept
+    max_line_chars: int = 4096  # longer trace lines are cut before parsing
+
+
+class Ranking(BaseModel):
+    """Knobs of the suspect ranking (linkers/suspects.py documents each)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    blame_window: int = 3  # lines blamed above and below each frame's line
+    max_suspects: int = 5
+    max_frames_blamed: int = 20  # in-app frames blamed, nearest the raise first
+    bulk_files: int = 50  # a commit touching more files than this is a bulk change
+
+
+class Redaction(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    extra_sensitive_keys: tuple[str, ...] = ()  # variable/header names whose values are always replaced
+    extra_patterns: tuple[str, ...] = ()  # regular expressions whose matches are replaced
+    allow: tuple[str, ...] = ()  # exact strings never replaced
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="INCIDENTBOT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    repo: Path = Path(".")
+    rev: str | None = None
+    first_seen: datetime | None = None
+    release_range: str | None = None  # "A..B": the deploy that shipped the error
+    path_mappings: tuple[PathMapping, ...] = ()
+    in_app_include: tuple[str, ...] = ()  # module prefixes that are ours even under site-packages
+    in_app_exclude: tuple[str, ...] = ()  # repository path prefixes that are not ours (vendored code)
+    github_logins: dict[str, str] = Field(default_factory=dict)  # e-mail → GitHub login
+    linkers: tuple[str, ...] = ("pathmap", "blame", "suspects", "owners")
+    limits: Limits = Limits()
+    ranking: Ranking = Ranking()
+    redaction: Redaction = Redaction()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = _CONFIG_FILE_OVERRIDE.get("path") or DEFAULT_CONFIG_FILE
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+
+# The config path is chosen per load(); pydantic-settings reads sources from a classmethod, so it is passed
+# through this module-level slot for the duration of one load() call only.
+_CONFIG_FILE_OVERRIDE: dict[str, Path] = {}
+
+
+def load(config: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings once, raising ConfigError with the offending key and the fix."""
+    if config is not None and not config.is_file():
+        raise ConfigError(f"config file not found: {config}", "pass --config PATH to an existing incidentbot.toml")
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        if config is not None:
+            _CONFIG_FILE_OVERRIDE["path"] = config
+        return Settings(**given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise ConfigError(
+            f"invalid setting {where}: {first['msg']}",
+            "fix it in incidentbot.toml, the INCIDENTBOT_* environment variable or the command-line flag",
+        ) from exc
+    except ValueError as exc:  # e.g. a malformed TOML file
+        raise ConfigError(f"cannot read configuration: {exc}", "fix the syntax of incidentbot.toml") from exc
+    finally:
+        _CONFIG_FILE_OVERRIDE.clear()
