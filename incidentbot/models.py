@@ -129,6 +129,8 @@ class LineBlame:
     frame_index: int
     depth: int  # 0 = the in-app frame nearest the raise, 1 = its caller, …
     in_function: bool  # inside the frame's enclosing function
+    function: str | None = None  # the enclosing function's name at the revision
+    cosmetic: bool = False  # the commit only reformatted this line; blame was re-run past it
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 _REGULAR_FILE_MODES = {"100644", "100755"}
 _GITHUB_REMOTE = re.compile(r"^(?:https://|ssh://git@|git@)github\.com[:/](?P<slug>[^/\s]+/[^/\s]+?)(?:\.git)?/?$")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
+_SHORTSTAT = re.compile(r"(\d+) (file|insertion|deletion)")
 
 
 class RepoView:
@@ -38,6 +39,7 @@ class RepoView:
             self.root = Path(self.git_repo.working_tree_dir or path)
         self.git = self.git_repo.git
         self._tracked: dict[str, tuple[str, ...]] = {}
+        self._lines: dict[tuple[str, str], tuple[str, ...] | None] = {}
 
     # ---- revisions -------------------------------------------------------------------------------------
     def head(self) -> str | None:
@@ -118,8 +120,63 @@ class RepoView:
         return bytes(data).decode("utf-8", errors="replace")
 
     def read_lines(self, path: str, rev: str) -> tuple[str, ...] | None:
+        """The lines of a tracked file at ``rev`` (cached: linkers read the same files)."""
+        key = (path, rev)
+        if key in self._lines:
+            return self._lines[key]
         text = self.read_text(path, rev)
-        return None if text is None else tuple(text.splitlines())
+        lines = None if text is None else tuple(text.splitlines())
+        if len(self._lines) > 512:
+            self._lines.clear()
+        self._lines[key] = lines
+        return lines
+
+    def read_git_blob_lines(self, rev: str, path: str) -> tuple[str, ...] | None:
+        """Lines of ``path`` at ``rev`` for a path that git itself reported (blame's ``previous``).
+
+        Only for paths taken from git's own output, never from a trace: it skips the tracked-file check so
+        that reading a parent commit's file does not list that commit's whole tree.
+        """
+        try:
+            _, kind, _, data = self.git.get_object_data(f"{rev}:{path}")
+        except (git.GitCommandError, ValueError):
+            return None
+        if kind != "blob":
+            return None
+        return tuple(bytes(data).decode("utf-8", errors="replace").splitlines())
+
+    def commit_facts(self, shas: list[str]) -> dict[str, tuple[tuple[str, ...], int, int, int]]:
+        """Per commit: (parents, files, insertions, deletions), whitespace changes not counted.
+
+        One ``git log --no-walk -w --shortstat`` for all of them; a whitespace-only commit shows 0 files.
+        """
+        if not shas:
+            return {}
+        try:
+            out = str(self.git.log("--no-walk=unsorted", "-w", "--shortstat", "--format=%x00%H %P", *shas, "--"))
+        except git.GitCommandError as exc:
+            log.warning("git log of %d commits failed: %s", len(shas), str(exc.stderr).strip()[:200])
+            return {}
+        facts: dict[str, tuple[tuple[str, ...], int, int, int]] = {}
+        for chunk in out.split("\0")[1:]:
+            head, _, stat = chunk.partition("\n")
+            sha, *parents = head.split()
+            numbers = {kind: int(n) for n, kind in _SHORTSTAT.findall(stat)}
+            facts[sha] = (
+                tuple(parents),
+                numbers.get("file", 0),
+                numbers.get("insertion", 0),
+                numbers.get("deletion", 0),
+            )
+        return facts
+
+    def commits_in_range(self, old: str, new: str, limit: int = 20000) -> frozenset[str]:
+        """The commits in ``old..new`` (a deploy range), at most ``limit``."""
+        try:
+            out = str(self.git.rev_list(f"--max-count={limit}", f"{old}..{new}", "--"))
+        except git.GitCommandError:
+            return frozenset()
+        return frozenset(out.split())
 
     # ---- remote ----------------------------------------------------------------------------------------
     def github_url(self) -> str | None:

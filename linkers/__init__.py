@@ -1,0 +1,1 @@
+"""Linkers: trace → code. Each adds facts from the repository to the Evidence."""

@@ -1,0 +1,354 @@
+"""Blame the in-app frames' lines at the triage revision.
+
+One ``git blame --porcelain -w`` per file, with one ``-L`` per frame window (and the enclosing function of the
+frames nearest the raise), so the cost stays close to plain ``git blame -L`` of the same lines. The repository's
+``.git-blame-ignore-revs`` (as of the revision) is honoured. A line whose last change was only cosmetic
+(whitespace, quotes, trailing commas) is blamed again past that commit, so a reformatting commit does not hide
+the change that wrote the code; the cosmetic commit stays on record, flagged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Self
+
+import git
+
+from incidentbot.models import CommitInfo, Evidence, LineBlame, Person
+from incidentbot.repo import RepoView
+from incidentbot.settings import Ranking, Settings
+from linkers.scope import Scope, enclosing_scope
+
+log = logging.getLogger(__name__)
+
+IGNORE_REVS_FILE = ".git-blame-ignore-revs"
+_HEADER = re.compile(r"^([0-9a-f]{40}) (\d+) (\d+)(?: (\d+))?$")
+_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+_MAX_SCOPE_LINES = 150  # a longer function is blamed only around the frame line
+_SCOPE_DEPTH = 2  # the enclosing function is blamed for this many frames nearest the raise
+_COSMETIC_SEARCH = 40  # lines around the old position searched for the same code before the commit
+_MIN_COSMETIC_CHARS = 6  # shorter lines ("else:", "}") are too common to call a change cosmetic
+_COMMENT_PREFIXES = ("#", "//", "/*", "*", "--")
+
+
+@dataclass(frozen=True, slots=True)
+class BlameTarget:
+    """One in-app frame to blame, with the lines that count for it."""
+
+    exception_index: int
+    frame_index: int
+    depth: int
+    path: str
+    line: int
+    scope: Scope | None
+    window: int
+
+    def lines(self) -> range:
+        lo, hi = self.line - self.window, self.line + self.window
+        if self.scope is not None and self.depth < _SCOPE_DEPTH:
+            if self.scope.end - self.scope.start < _MAX_SCOPE_LINES:
+                lo, hi = min(lo, self.scope.start), max(hi, self.scope.end)
+        return range(max(1, lo), hi + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class BlamedLine:
+    sha: str
+    orig_path: str
+    orig_line: int
+    text: str
+
+
+@dataclass(slots=True)
+class _CommitMeta:
+    author: Person
+    authored_at: datetime
+    committed_at: datetime
+    summary: str
+    previous: tuple[str, str] | None  # (parent sha, path there); None for a root or boundary commit
+
+
+@dataclass(slots=True)
+class FileBlame:
+    lines: dict[int, BlamedLine]
+    commits: dict[str, _CommitMeta]
+    # Cosmetic attributions that a second blame, past the reformatting commit, replaced: line → first one.
+    replaced: dict[int, BlamedLine] = field(default_factory=dict)
+
+
+class Blamer:
+    """Linker: fills ``Evidence.blame`` and ``Evidence.commits``."""
+
+    name = "blame"
+
+    def __init__(self, ranking: Ranking) -> None:
+        self.ranking = ranking
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(settings.ranking)
+
+    def link(self, evidence: Evidence, repo: RepoView) -> Evidence:
+        rev = evidence.revision
+        if rev is None:
+            return evidence
+        targets = blame_targets(evidence, repo, self.ranking)
+        if not targets:
+            return evidence
+        ignore = ignore_revs(repo, rev)
+        by_file = _group_lines(targets)
+        blames = _blame_files(repo, rev, by_file, ignore)
+        blames = _reblame_cosmetic(repo, rev, by_file, ignore, blames)
+        return replace(
+            evidence,
+            blame=tuple(_line_blames(targets, blames, repo, rev)),
+            commits=_commit_infos(blames),
+        )
+
+
+def blame_targets(evidence: Evidence, repo: RepoView, ranking: Ranking) -> list[BlameTarget]:
+    """The in-app frames to blame, nearest the raise first, at most ``ranking.max_frames_blamed``."""
+    rev = evidence.revision
+    assert rev is not None
+    targets: list[BlameTarget] = []
+    for ei, exc in enumerate(evidence.trace.exceptions):
+        depth = 0
+        for fi in range(len(exc.frames) - 1, -1, -1):
+            frame = exc.frames[fi]
+            if not frame.in_app or frame.repo_path is None or frame.repo_line is None:
+                continue
+            lines = repo.read_lines(frame.repo_path, rev) or ()
+            scope = enclosing_scope(lines, frame.repo_line, frame.repo_path) if lines else None
+            targets.append(
+                BlameTarget(ei, fi, depth, frame.repo_path, frame.repo_line, scope, ranking.blame_window)
+            )
+            depth += 1
+    targets.sort(key=lambda t: (t.depth, -t.exception_index))
+    return targets[: ranking.max_frames_blamed]
+
+
+def ignore_revs(repo: RepoView, rev: str) -> tuple[str, ...]:
+    """Commits listed in the repository's .git-blame-ignore-revs at the revision."""
+    text = repo.read_text(IGNORE_REVS_FILE, rev)
+    if not text:
+        return ()
+    shas = (line.split("#", 1)[0].strip().lower() for line in text.splitlines())
+    return tuple(sha for sha in shas if _HEX40.match(sha))
+
+
+def _group_lines(targets: Iterable[BlameTarget]) -> dict[str, list[tuple[int, int]]]:
+    """Per file, the merged line ranges to blame."""
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for target in targets:
+        lines = target.lines()
+        spans.setdefault(target.path, []).append((lines.start, lines.stop - 1))
+    return {path: _merge(ranges) for path, ranges in spans.items()}
+
+
+def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def _blame_files(
+    repo: RepoView,
+    rev: str,
+    by_file: dict[str, list[tuple[int, int]]],
+    ignore: Sequence[str],
+    extra_ignore: dict[str, set[str]] | None = None,
+) -> dict[str, FileBlame]:
+    """Blame every file once; files run in parallel (each is its own git process)."""
+    lengths = {path: len(repo.read_lines(path, rev) or ()) for path in by_file}
+
+    def one(path: str) -> tuple[str, FileBlame]:
+        ranges = [(lo, min(hi, lengths[path])) for lo, hi in by_file[path] if lo <= lengths[path]]
+        skip = [*ignore, *sorted((extra_ignore or {}).get(path, ()))]
+        return path, blame_file(repo, rev, path, ranges, skip)
+
+    paths = list(by_file if extra_ignore is None else extra_ignore)
+    if len(paths) == 1:
+        return dict([one(paths[0])])
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(pool.map(one, paths))
+
+
+def blame_file(
+    repo: RepoView, rev: str, path: str, ranges: Sequence[tuple[int, int]], ignore: Sequence[str] = ()
+) -> FileBlame:
+    """``git blame --porcelain -w`` of ``ranges`` of one file, parsed."""
+    if not ranges:
+        return FileBlame({}, {})
+    args = ["--porcelain", "-w"]
+    for sha in ignore:
+        args += ["--ignore-rev", sha]
+    for lo, hi in ranges:
+        args += ["-L", f"{lo},{hi}"]
+    try:
+        out = repo.git.blame(*args, rev, "--", path, stdout_as_string=False)
+    except git.GitCommandError as exc:
+        log.warning("git blame %s at %s failed: %s", path, rev[:12], str(exc.stderr).strip()[:200])
+        return FileBlame({}, {})
+    return parse_porcelain(bytes(out).decode("utf-8", errors="replace"))
+
+
+def parse_porcelain(text: str) -> FileBlame:
+    """Parse ``git blame --porcelain`` output into per-line attributions and commit metadata."""
+    lines: dict[int, BlamedLine] = {}
+    commits: dict[str, _CommitMeta] = {}
+    fields: dict[str, dict[str, str]] = {}
+    current: tuple[str, int, int] | None = None
+    for raw in text.split("\n"):
+        if raw.startswith("\t"):
+            if current is not None:
+                sha, orig, final = current
+                orig_path = fields.get(sha, {}).get("filename", "")
+                lines[final] = BlamedLine(sha, orig_path, orig, raw[1:])
+            current = None
+            continue
+        header = _HEADER.match(raw)
+        if header:
+            current = (header[1], int(header[2]), int(header[3]))
+            fields.setdefault(header[1], {})
+            continue
+        if current is not None:
+            key, _, value = raw.partition(" ")
+            fields[current[0]].setdefault(key, value)
+    for sha, meta in fields.items():
+        commits[sha] = _meta_from_fields(meta)
+    return FileBlame(lines, commits)
+
+
+def _meta_from_fields(meta: dict[str, str]) -> _CommitMeta:
+    previous = None
+    if "previous" in meta:
+        prev_sha, _, prev_path = meta["previous"].partition(" ")
+        previous = (prev_sha, prev_path)
+    return _CommitMeta(
+        author=Person(name=meta.get("author") or None, email=meta.get("author-mail", "").strip("<>") or None),
+        authored_at=_epoch(meta.get("author-time")),
+        committed_at=_epoch(meta.get("committer-time")),
+        summary=meta.get("summary", ""),
+        previous=previous,
+    )
+
+
+def _epoch(value: str | None) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(value or 0), tz=timezone.utc)
+    except (ValueError, OverflowError):
+        return datetime.fromtimestamp(0, tz=timezone.utc)
+
+
+def normalise_code(text: str) -> str:
+    """Code with formatting removed: whitespace, quote style and trailing commas do not count."""
+    squashed = "".join(text.split()).replace("'", '"')
+    return squashed.rstrip(",")
+
+
+def is_cosmetic(repo: RepoView, line: BlamedLine, meta: _CommitMeta) -> bool:
+    """True when the same code (up to formatting) stood near this place before the commit."""
+    if meta.previous is None:
+        return False
+    code = normalise_code(line.text)
+    if len(code) < _MIN_COSMETIC_CHARS or code.startswith(_COMMENT_PREFIXES):
+        return False
+    before = repo.read_git_blob_lines(*meta.previous)
+    if not before:
+        return False
+    lo = max(0, line.orig_line - 1 - _COSMETIC_SEARCH)
+    hi = min(len(before), line.orig_line + _COSMETIC_SEARCH)
+    return any(normalise_code(old) == code for old in before[lo:hi]) and line.text not in before[lo:hi]
+
+
+def _reblame_cosmetic(
+    repo: RepoView,
+    rev: str,
+    by_file: dict[str, list[tuple[int, int]]],
+    ignore: Sequence[str],
+    blames: dict[str, FileBlame],
+) -> dict[str, FileBlame]:
+    """Blame again, past the commits that only reformatted a blamed line; keep both attributions."""
+    cosmetic: dict[str, set[str]] = {}
+    for path, blame in blames.items():
+        for bl in blame.lines.values():
+            if is_cosmetic(repo, bl, blame.commits[bl.sha]):
+                cosmetic.setdefault(path, set()).add(bl.sha)
+    if not cosmetic:
+        return blames
+    again = _blame_files(repo, rev, by_file, ignore, extra_ignore=cosmetic)
+    merged = dict(blames)
+    for path, second in again.items():
+        first = blames[path]
+        replaced = {
+            number: first.lines[number]
+            for number, bl in second.lines.items()
+            if number in first.lines and first.lines[number].sha in cosmetic[path] and bl.sha != first.lines[number].sha
+        }
+        lines = {**first.lines, **{number: second.lines[number] for number in replaced}}
+        merged[path] = FileBlame(lines, {**second.commits, **first.commits}, replaced)
+    return merged
+
+
+def _line_blames(
+    targets: Sequence[BlameTarget], blames: dict[str, FileBlame], repo: RepoView, rev: str
+) -> list[LineBlame]:
+    out: list[LineBlame] = []
+    for target in targets:
+        blame = blames.get(target.path)
+        if blame is None:
+            continue
+        replaced = blame.replaced
+        function = target.scope.name if target.scope else None
+        for number in target.lines():
+            bl = blame.lines.get(number)
+            if bl is None or not _counts(bl.text):
+                continue
+            in_function = target.scope is not None and target.scope.start <= number <= target.scope.end
+            common = dict(
+                path=target.path,
+                line=number,
+                frame_line=target.line,
+                exception_index=target.exception_index,
+                frame_index=target.frame_index,
+                depth=target.depth,
+                in_function=in_function,
+                function=function,
+            )
+            out.append(LineBlame(sha=bl.sha, orig_path=bl.orig_path, orig_line=bl.orig_line, **common))
+            if number in replaced:
+                old = replaced[number]
+                out.append(
+                    LineBlame(sha=old.sha, orig_path=old.orig_path, orig_line=old.orig_line, cosmetic=True, **common)
+                )
+    return out
+
+
+def _counts(text: str) -> bool:
+    """Blank and comment-only lines say nothing about who wrote the code."""
+    stripped = text.strip()
+    return bool(stripped) and not stripped.startswith(_COMMENT_PREFIXES)
+
+
+def _commit_infos(blames: dict[str, FileBlame]) -> tuple[CommitInfo, ...]:
+    seen: dict[str, CommitInfo] = {}
+    for blame in blames.values():
+        for sha, meta in blame.commits.items():
+            if sha not in seen:
+                seen[sha] = CommitInfo(
+                    sha=sha,
+                    author=meta.author,
+                    authored_at=meta.authored_at,
+                    committed_at=meta.committed_at,
+                    summary=meta.summary,
+                )
+    return tuple(seen.values())

@@ -1,0 +1,247 @@
+"""Rank the blamed commits: which one most likely caused the error, and why.
+
+Every blamed line is a piece of evidence against the commit that last changed it. Its weight is the product of
+where the line sits (the failing line itself, a line near it, elsewhere in the same function) and which frame it
+belongs to (the frame nearest the raise counts most, each caller less, test code little). A commit's strength
+combines its pieces with a noisy-OR, so two independent frames pointing at one commit reinforce each other
+without ever passing 1. The strength is then scaled by how recently before first-seen the commit landed and by
+what kind of commit it is (merges, reverts, bulk and formatting changes are rarely the culprit). The result is a
+score in 0..1 that means the same thing in every incident: a low top score reads as low confidence.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Self
+
+from incidentbot.models import CommitInfo, Evidence, LineBlame, SuspectCommit
+from incidentbot.repo import RepoView
+from incidentbot.settings import Ranking, Settings
+from linkers.codekind import is_test_path
+
+# Where a blamed line sits relative to its frame's line.
+EXACT_LINE = 1.0
+NEAR_LINE = 0.45  # at distance 1, falling linearly to about a third of it at the window's edge
+IN_FUNCTION = 0.22  # elsewhere in the frame's enclosing function
+# Which frame the line belongs to.
+CALLER_DECAY = 0.6  # each caller counts this much of its callee
+TEST_CODE = 0.25  # frames in test code (tests/, test_*.py, *_test.go, *.spec.js) are rarely the cause
+OTHER_EXCEPTION = 0.85  # chained causes and group members, relative to the exception finally raised
+BASE = 0.9  # no single line makes a commit certain
+EXTRA_LINES = 0.08  # each further blamed line in one frame adds this share of the remaining doubt (≤ 3)
+COSMETIC_LINE = 0.1  # the commit only reformatted the line (blame went on past it)
+# What kind of commit it is.
+MERGE = 0.3
+REVERT = 0.6
+BULK = 0.35
+FORMATTING = 0.3
+WHITESPACE_ONLY = 0.05
+IN_DEPLOY = 1.25
+OUTSIDE_DEPLOY = 0.6
+# Recency: a commit that landed just before the error counts fully; old ones keep RECENCY_FLOOR.
+RECENCY_FLOOR = 0.6
+RECENCY_HALF_LIFE_DAYS = 45.0
+
+_FORMATTING_MESSAGE = re.compile(
+    r"\b(reformat\w*|format(ting)?|black|isort|prettier|autopep8|yapf|gofmt|rubocop|pep ?8|flake8|lint(ing)?|"
+    r"whitespace|white space|code style|trailing spaces?|pyupgrade|ruff)\b",
+    re.IGNORECASE,
+)
+_REVERT_MESSAGE = re.compile(r"^(revert|back(ed)? ?out)\b", re.IGNORECASE)
+
+
+@dataclass(slots=True)
+class _Case:
+    """The evidence collected against one commit."""
+
+    commit: CommitInfo
+    frames: dict[tuple[int, int], list[float]] = field(default_factory=lambda: defaultdict(list))
+    reasons: list[tuple[float, str]] = field(default_factory=list)
+    cosmetic_lines: int = 0
+
+    def strength(self) -> float:
+        doubt = 1.0
+        for weights in self.frames.values():
+            best = max(weights)
+            extra = min(len(weights) - 1, 3) * EXTRA_LINES
+            doubt *= 1.0 - (best + (1.0 - best) * extra * best)
+        return 1.0 - doubt
+
+
+class SuspectRanker:
+    """Linker: turns ``Evidence.blame`` into ranked ``Evidence.suspects``."""
+
+    name = "suspects"
+
+    def __init__(self, ranking: Ranking) -> None:
+        self.ranking = ranking
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(settings.ranking)
+
+    def link(self, evidence: Evidence, repo: RepoView) -> Evidence:
+        if not evidence.blame:
+            return evidence
+        first_seen = evidence.trace.first_seen or datetime.now(tz=timezone.utc)
+        commits = {c.sha: c for c in evidence.commits}
+        cases, newer = _collect(evidence.blame, commits, first_seen)
+        shortlist = sorted(cases.values(), key=lambda c: -c.strength())[: max(12, self.ranking.max_suspects * 2)]
+        facts = repo.commit_facts([case.commit.sha for case in shortlist])
+        deploy = _deploy_commits(evidence, repo)
+        scored = [_score(case, facts.get(case.commit.sha), first_seen, deploy, self.ranking) for case in shortlist]
+        scored.sort(key=lambda s: (-s.score, -s.committed_at.timestamp()))
+        warnings = ()
+        if newer:
+            warnings = (f"{newer} blamed commit(s) newer than first-seen were left out: they cannot be the cause",)
+        enriched = tuple(_with_facts(commits, facts).values())
+        return replace(
+            evidence,
+            suspects=tuple(scored[: self.ranking.max_suspects]),
+            commits=enriched,
+            warnings=evidence.warnings + warnings,
+        )
+
+
+def _collect(
+    blame: tuple[LineBlame, ...], commits: dict[str, CommitInfo], first_seen: datetime
+) -> tuple[dict[str, _Case], int]:
+    cases: dict[str, _Case] = {}
+    newer: set[str] = set()
+    for line in blame:
+        commit = commits.get(line.sha)
+        if commit is None:
+            continue
+        if commit.committed_at > first_seen and commit.authored_at > first_seen:
+            newer.add(line.sha)
+            continue
+        case = cases.setdefault(line.sha, _Case(commit))
+        weight, reason = _line_weight(line)
+        case.frames[(line.exception_index, line.frame_index)].append(weight)
+        case.reasons.append((weight, reason))
+        case.cosmetic_lines += line.cosmetic
+    return cases, len(newer)
+
+
+def _line_weight(line: LineBlame) -> tuple[float, str]:
+    """How strongly one blamed line implicates its commit, and the sentence that says why."""
+    distance = abs(line.line - line.frame_line)
+    where = f"{line.path}:{line.line}"
+    function = f" in `{line.function}`" if line.function else ""
+    if distance == 0:
+        position, text = EXACT_LINE, f"last changed the failing line {where}{function}"
+    elif distance <= 3:
+        position, text = NEAR_LINE * (1.0 - (distance - 1) / 4.5), f"changed {where}, {distance} line(s) from the failing line"
+    elif line.in_function:
+        position, text = IN_FUNCTION, f"changed {where}{function}, the failing function"
+    else:
+        position, text = NEAR_LINE / 3, f"changed {where} near the failing line"
+    frame = CALLER_DECAY**line.depth
+    if line.depth == 0:
+        text += " (the in-app frame nearest the raise)"
+    elif line.depth:
+        text += f" (caller frame {line.depth} above the raise)"
+    if is_test_path(line.path):
+        frame *= TEST_CODE
+        text += " [test code]"
+    if line.cosmetic:
+        position *= COSMETIC_LINE
+        text = f"only reformatted {where}; blame continued past it to the commit that wrote it"
+    return BASE * position * frame, text
+
+
+def _score(
+    case: _Case,
+    facts: tuple[tuple[str, ...], int, int, int] | None,
+    first_seen: datetime,
+    deploy: frozenset[str] | None,
+    ranking: Ranking,
+) -> SuspectCommit:
+    commit = case.commit
+    factor, notes = 1.0, []
+    age_days = max(0.0, (first_seen - commit.committed_at).total_seconds() / 86400)
+    recency = RECENCY_FLOOR + (1 - RECENCY_FLOOR) * math.pow(0.5, age_days / RECENCY_HALF_LIFE_DAYS)
+    factor *= recency
+    notes.append(f"committed {_age(age_days)} before first-seen")
+    kind_factor, kind_notes = _kind(commit, facts, ranking)
+    factor *= kind_factor
+    notes += kind_notes
+    if deploy is not None:
+        inside = commit.sha in deploy
+        factor *= IN_DEPLOY if inside else OUTSIDE_DEPLOY
+        notes.append("in the deploy range" if inside else "not in the deploy range")
+    if case.cosmetic_lines and not any(w > COSMETIC_LINE * BASE for w, _ in case.reasons):
+        notes.append("formatting-only change of the blamed lines")
+    score = min(1.0, case.strength() * factor)
+    reasons = [text for _, text in sorted(case.reasons, key=lambda r: -r[0])]
+    return SuspectCommit(
+        sha=commit.sha,
+        author=commit.author,
+        authored_at=commit.authored_at,
+        committed_at=commit.committed_at,
+        summary=commit.summary,
+        score=round(score, 3),
+        reasons=tuple(_dedupe(reasons)[:4] + notes),
+    )
+
+
+def _kind(
+    commit: CommitInfo, facts: tuple[tuple[str, ...], int, int, int] | None, ranking: Ranking
+) -> tuple[float, list[str]]:
+    factor, notes = 1.0, []
+    if facts is not None:
+        parents, files, _, _ = facts
+        if len(parents) > 1:
+            factor *= MERGE
+            notes.append("merge commit: its own changes are usually conflict resolution")
+        elif files == 0 and parents:
+            factor *= WHITESPACE_ONLY
+            notes.append("whitespace-only commit")
+        elif files > ranking.bulk_files:
+            factor *= BULK
+            notes.append(f"bulk change of {files} files (mass rename, reformat or vendoring)")
+    if _REVERT_MESSAGE.match(commit.summary):
+        factor *= REVERT
+        notes.append("a revert or backout")
+    if _FORMATTING_MESSAGE.search(commit.summary):
+        factor *= FORMATTING
+        notes.append("its message says it is a formatting or lint change")
+    return factor, notes
+
+
+def _deploy_commits(evidence: Evidence, repo: RepoView) -> frozenset[str] | None:
+    if evidence.release_range is None:
+        return None
+    return repo.commits_in_range(*evidence.release_range)
+
+
+def _with_facts(
+    commits: dict[str, CommitInfo], facts: dict[str, tuple[tuple[str, ...], int, int, int]]
+) -> dict[str, CommitInfo]:
+    out = dict(commits)
+    for sha, (parents, files, added, deleted) in facts.items():
+        if sha in out:
+            out[sha] = replace(
+                out[sha], parents=parents, files_changed=files, lines_added=added, lines_deleted=deleted
+            )
+    return out
+
+
+def _age(days: float) -> str:
+    if days < 1:
+        hours = max(1, round(days * 24))
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    if days < 60:
+        return f"{round(days)} day{'s' if round(days) != 1 else ''}"
+    if days < 730:
+        return f"{round(days / 30.4)} months"
+    return f"{days / 365.25:.1f} years"
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    seen: set[str] = set()
+    return [x for x in items if not (x in seen or seen.add(x))]  # type: ignore[func-returns-value]
