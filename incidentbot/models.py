@@ -131,6 +131,7 @@ class LineBlame:
     in_function: bool  # inside the frame's enclosing function
     function: str | None = None  # the enclosing function's name at the revision
     cosmetic: bool = False  # the commit only reformatted this line; blame was re-run past it
+    guard: bool = False  # the frame's line is a deliberate ``raise``: the bad value came from a caller
 
 
 @dataclass(frozen=True, slots=True)
