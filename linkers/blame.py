@@ -34,6 +34,7 @@ _SCOPE_DEPTH = 2  # the enclosing function is blamed for this many frames neares
 _COSMETIC_SEARCH = 40  # lines around the old position searched for the same code before the commit
 _MIN_COSMETIC_CHARS = 6  # shorter lines ("else:", "}") are too common to call a change cosmetic
 _COMMENT_PREFIXES = ("#", "//", "/*", "*", "--")
+_DELIBERATE_RAISE = re.compile(r"^\s*(raise\s+\w|throw\s+\w|panic\(|fail\s+\w|raise$)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,7 @@ class BlameTarget:
     line: int
     scope: Scope | None
     window: int
+    guard: bool = False  # the line raises on purpose (input validation); its callers matter more
 
     def lines(self) -> range:
         lo, hi = self.line - self.window, self.line + self.window
@@ -124,12 +126,21 @@ def blame_targets(evidence: Evidence, repo: RepoView, ranking: Ranking) -> list[
                 continue
             lines = repo.read_lines(frame.repo_path, rev) or ()
             scope = enclosing_scope(lines, frame.repo_line, frame.repo_path) if lines else None
+            source = lines[frame.repo_line - 1] if 0 < frame.repo_line <= len(lines) else ""
             targets.append(
-                BlameTarget(ei, fi, depth, frame.repo_path, frame.repo_line, scope, ranking.blame_window)
+                BlameTarget(
+                    ei, fi, depth, frame.repo_path, frame.repo_line, scope, ranking.blame_window,
+                    guard=depth == 0 and is_deliberate_raise(source),
+                )
             )
             depth += 1
     targets.sort(key=lambda t: (t.depth, -t.exception_index))
     return targets[: ranking.max_frames_blamed]
+
+
+def is_deliberate_raise(source_line: str) -> bool:
+    """A ``raise``/``throw``/``panic`` statement: code that rejects a bad value rather than mishandling it."""
+    return bool(_DELIBERATE_RAISE.match(source_line))
 
 
 def ignore_revs(repo: RepoView, rev: str) -> tuple[str, ...]:
@@ -323,6 +334,7 @@ def _line_blames(
                 depth=target.depth,
                 in_function=in_function,
                 function=function,
+                guard=target.guard,
             )
             out.append(LineBlame(sha=bl.sha, orig_path=bl.orig_path, orig_line=bl.orig_line, **common))
             if number in replaced:

@@ -29,6 +29,7 @@ NEAR_LINE = 0.45  # at distance 1, falling linearly to about a third of it at th
 IN_FUNCTION = 0.22  # elsewhere in the frame's enclosing function
 # Which frame the line belongs to.
 CALLER_DECAY = 0.6  # each caller counts this much of its callee
+GUARD = 0.35  # the raising frame's line is a deliberate raise: its caller likely passed the bad value
 TEST_CODE = 0.25  # frames in test code (tests/, test_*.py, *_test.go, *.spec.js) are rarely the cause
 OTHER_EXCEPTION = 0.85  # chained causes and group members, relative to the exception finally raised
 BASE = 0.9  # no single line makes a commit certain
@@ -95,7 +96,7 @@ class SuspectRanker:
         deploy = _deploy_commits(evidence, repo)
         scored = [_score(case, facts.get(case.commit.sha), first_seen, deploy, self.ranking) for case in shortlist]
         scored.sort(key=lambda s: (-s.score, -s.committed_at.timestamp()))
-        warnings = ()
+        warnings: tuple[str, ...] = ()
         if newer:
             warnings = (f"{newer} blamed commit(s) newer than first-seen were left out: they cannot be the cause",)
         enriched = tuple(_with_facts(commits, facts).values())
@@ -112,6 +113,7 @@ def _collect(
 ) -> tuple[dict[str, _Case], int]:
     cases: dict[str, _Case] = {}
     newer: set[str] = set()
+    guarded = {line.exception_index for line in blame if line.guard}
     for line in blame:
         commit = commits.get(line.sha)
         if commit is None:
@@ -120,15 +122,19 @@ def _collect(
             newer.add(line.sha)
             continue
         case = cases.setdefault(line.sha, _Case(commit))
-        weight, reason = _line_weight(line)
+        weight, reason = _line_weight(line, line.exception_index in guarded)
         case.frames[(line.exception_index, line.frame_index)].append(weight)
         case.reasons.append((weight, reason))
         case.cosmetic_lines += line.cosmetic
     return cases, len(newer)
 
 
-def _line_weight(line: LineBlame) -> tuple[float, str]:
-    """How strongly one blamed line implicates its commit, and the sentence that says why."""
+def _line_weight(line: LineBlame, guarded: bool) -> tuple[float, str]:
+    """How strongly one blamed line implicates its commit, and the sentence that says why.
+
+    ``guarded``: the frame nearest the raise of this line's exception raises on purpose, so its callers move
+    one step closer to the cause.
+    """
     distance = abs(line.line - line.frame_line)
     where = f"{line.path}:{line.line}"
     function = f" in `{line.function}`" if line.function else ""
@@ -140,10 +146,16 @@ def _line_weight(line: LineBlame) -> tuple[float, str]:
         position, text = IN_FUNCTION, f"changed {where}{function}, the failing function"
     else:
         position, text = NEAR_LINE / 3, f"changed {where} near the failing line"
-    frame = CALLER_DECAY**line.depth
-    if line.depth == 0:
+    depth = line.depth - 1 if guarded and line.depth > 0 else line.depth
+    frame = CALLER_DECAY**depth
+    if line.guard:
+        frame *= GUARD
+        text += " (a deliberate raise: the bad value more likely came from a caller)"
+    elif line.depth == 0:
         text += " (the in-app frame nearest the raise)"
-    elif line.depth:
+    elif guarded and line.depth == 1:
+        text += " (the caller that passed the value the raise rejected)"
+    else:
         text += f" (caller frame {line.depth} above the raise)"
     if is_test_path(line.path):
         frame *= TEST_CODE
