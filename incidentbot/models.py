@@ -127,11 +127,13 @@ class LineBlame:
     frame_line: int  # the frame's line this one was blamed for
     exception_index: int
     frame_index: int
-    depth: int  # 0 = the in-app frame nearest the raise, 1 = its caller, …
+    depth: int  # application frames between this one and the raise: 0 = nearest the raise
     in_function: bool  # inside the frame's enclosing function
     function: str | None = None  # the enclosing function's name at the revision
     cosmetic: bool = False  # the commit only reformatted this line; blame was re-run past it
-    guard: bool = False  # the frame's line is a deliberate ``raise``: the bad value came from a caller
+    # What the frame's code is: "app" (application code), "guard" (a deliberate raise nearest the raise: the
+    # bad value came from a caller), "helper" (a shared utility module), "test" (test code).
+    role: Literal["app", "guard", "helper", "test"] = "app"
 
 
 @dataclass(frozen=True, slots=True)

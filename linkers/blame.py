@@ -22,6 +22,7 @@ import git
 from incidentbot.models import CommitInfo, Evidence, LineBlame, Person
 from incidentbot.repo import RepoView
 from incidentbot.settings import Ranking, Settings
+from linkers.codekind import FrameRole, frame_role
 from linkers.scope import Scope, enclosing_scope
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,6 @@ _SCOPE_DEPTH = 2  # the enclosing function is blamed for this many frames neares
 _COSMETIC_SEARCH = 40  # lines around the old position searched for the same code before the commit
 _MIN_COSMETIC_CHARS = 6  # shorter lines ("else:", "}") are too common to call a change cosmetic
 _COMMENT_PREFIXES = ("#", "//", "/*", "*", "--")
-_DELIBERATE_RAISE = re.compile(r"^\s*(raise\s+\w|throw\s+\w|panic\(|fail\s+\w|raise$)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +48,11 @@ class BlameTarget:
     line: int
     scope: Scope | None
     window: int
-    guard: bool = False  # the line raises on purpose (input validation); its callers matter more
+    role: FrameRole = "app"
 
     def lines(self) -> range:
         lo, hi = self.line - self.window, self.line + self.window
-        if self.scope is not None and self.depth < _SCOPE_DEPTH:
+        if self.scope is not None and self.depth < _SCOPE_DEPTH and self.role != "test":
             if self.scope.end - self.scope.start < _MAX_SCOPE_LINES:
                 lo, hi = min(lo, self.scope.start), max(hi, self.scope.end)
         return range(max(1, lo), hi + 1)
@@ -119,7 +119,9 @@ def blame_targets(evidence: Evidence, repo: RepoView, ranking: Ranking) -> list[
     assert rev is not None
     targets: list[BlameTarget] = []
     for ei, exc in enumerate(evidence.trace.exceptions):
-        depth = 0
+        # Depth counts application frames only: a deliberate raise, a shared helper or test code between a
+        # frame and the raise does not push that frame further from the cause.
+        depth, nearest = 0, True
         for fi in range(len(exc.frames) - 1, -1, -1):
             frame = exc.frames[fi]
             if not frame.in_app or frame.repo_path is None or frame.repo_line is None:
@@ -127,20 +129,14 @@ def blame_targets(evidence: Evidence, repo: RepoView, ranking: Ranking) -> list[
             lines = repo.read_lines(frame.repo_path, rev) or ()
             scope = enclosing_scope(lines, frame.repo_line, frame.repo_path) if lines else None
             source = lines[frame.repo_line - 1] if 0 < frame.repo_line <= len(lines) else ""
+            role = frame_role(frame.repo_path, source, nearest)
             targets.append(
-                BlameTarget(
-                    ei, fi, depth, frame.repo_path, frame.repo_line, scope, ranking.blame_window,
-                    guard=depth == 0 and is_deliberate_raise(source),
-                )
+                BlameTarget(ei, fi, depth, frame.repo_path, frame.repo_line, scope, ranking.blame_window, role)
             )
-            depth += 1
+            depth += role == "app"
+            nearest = False
     targets.sort(key=lambda t: (t.depth, -t.exception_index))
     return targets[: ranking.max_frames_blamed]
-
-
-def is_deliberate_raise(source_line: str) -> bool:
-    """A ``raise``/``throw``/``panic`` statement: code that rejects a bad value rather than mishandling it."""
-    return bool(_DELIBERATE_RAISE.match(source_line))
 
 
 def ignore_revs(repo: RepoView, rev: str) -> tuple[str, ...]:
@@ -334,7 +330,7 @@ def _line_blames(
                 depth=target.depth,
                 in_function=in_function,
                 function=function,
-                guard=target.guard,
+                role=target.role,
             )
             out.append(LineBlame(sha=bl.sha, orig_path=bl.orig_path, orig_line=bl.orig_line, **common))
             if number in replaced:

@@ -21,7 +21,6 @@ from typing import Self
 from incidentbot.models import CommitInfo, Evidence, LineBlame, SuspectCommit
 from incidentbot.repo import RepoView
 from incidentbot.settings import Ranking, Settings
-from linkers.codekind import is_test_path
 
 # Where a blamed line sits relative to its frame's line.
 EXACT_LINE = 1.0
@@ -29,8 +28,18 @@ NEAR_LINE = 0.45  # at distance 1, falling linearly to about a third of it at th
 IN_FUNCTION = 0.22  # elsewhere in the frame's enclosing function
 # Which frame the line belongs to.
 CALLER_DECAY = 0.6  # each caller counts this much of its callee
-GUARD = 0.35  # the raising frame's line is a deliberate raise: its caller likely passed the bad value
-TEST_CODE = 0.25  # frames in test code (tests/, test_*.py, *_test.go, *.spec.js) are rarely the cause
+# What the frame's code is (linkers/codekind.py decides): application code counts fully.
+ROLE = {
+    "app": 1.0,
+    "guard": 0.35,  # a deliberate raise nearest the raise: the caller likely passed the bad value
+    "helper": 0.45,  # shared utility code, called from everywhere, rarely the cause
+    "test": 0.25,  # test code (tests/, test_*.py, *_test.go, *.spec.js)
+}
+_ROLE_NOTE = {
+    "guard": " (a deliberate raise: the bad value more likely came from a caller)",
+    "helper": " (shared helper code)",
+    "test": " [test code]",
+}
 OTHER_EXCEPTION = 0.85  # chained causes and group members, relative to the exception finally raised
 BASE = 0.9  # no single line makes a commit certain
 EXTRA_LINES = 0.08  # each further blamed line in one frame adds this share of the remaining doubt (≤ 3)
@@ -44,8 +53,8 @@ WHITESPACE_ONLY = 0.05
 IN_DEPLOY = 1.25
 OUTSIDE_DEPLOY = 0.6
 # Recency: a commit that landed just before the error counts fully; old ones keep RECENCY_FLOOR.
-RECENCY_FLOOR = 0.6
-RECENCY_HALF_LIFE_DAYS = 45.0
+RECENCY_FLOOR = 0.7
+RECENCY_HALF_LIFE_DAYS = 30.0
 
 _FORMATTING_MESSAGE = re.compile(
     r"\b(reformat\w*|format(ting)?|black|isort|prettier|autopep8|yapf|gofmt|rubocop|pep ?8|flake8|lint(ing)?|"
@@ -113,7 +122,6 @@ def _collect(
 ) -> tuple[dict[str, _Case], int]:
     cases: dict[str, _Case] = {}
     newer: set[str] = set()
-    guarded = {line.exception_index for line in blame if line.guard}
     for line in blame:
         commit = commits.get(line.sha)
         if commit is None:
@@ -122,19 +130,15 @@ def _collect(
             newer.add(line.sha)
             continue
         case = cases.setdefault(line.sha, _Case(commit))
-        weight, reason = _line_weight(line, line.exception_index in guarded)
+        weight, reason = _line_weight(line)
         case.frames[(line.exception_index, line.frame_index)].append(weight)
         case.reasons.append((weight, reason))
         case.cosmetic_lines += line.cosmetic
     return cases, len(newer)
 
 
-def _line_weight(line: LineBlame, guarded: bool) -> tuple[float, str]:
-    """How strongly one blamed line implicates its commit, and the sentence that says why.
-
-    ``guarded``: the frame nearest the raise of this line's exception raises on purpose, so its callers move
-    one step closer to the cause.
-    """
+def _line_weight(line: LineBlame) -> tuple[float, str]:
+    """How strongly one blamed line implicates its commit, and the sentence that says why."""
     distance = abs(line.line - line.frame_line)
     where = f"{line.path}:{line.line}"
     function = f" in `{line.function}`" if line.function else ""
@@ -146,20 +150,13 @@ def _line_weight(line: LineBlame, guarded: bool) -> tuple[float, str]:
         position, text = IN_FUNCTION, f"changed {where}{function}, the failing function"
     else:
         position, text = NEAR_LINE / 3, f"changed {where} near the failing line"
-    depth = line.depth - 1 if guarded and line.depth > 0 else line.depth
-    frame = CALLER_DECAY**depth
-    if line.guard:
-        frame *= GUARD
-        text += " (a deliberate raise: the bad value more likely came from a caller)"
+    frame = CALLER_DECAY**line.depth * ROLE[line.role]
+    if line.role in _ROLE_NOTE:
+        text += _ROLE_NOTE[line.role]
     elif line.depth == 0:
-        text += " (the in-app frame nearest the raise)"
-    elif guarded and line.depth == 1:
-        text += " (the caller that passed the value the raise rejected)"
+        text += " (the application frame nearest the raise)"
     else:
-        text += f" (caller frame {line.depth} above the raise)"
-    if is_test_path(line.path):
-        frame *= TEST_CODE
-        text += " [test code]"
+        text += f" (caller, {line.depth} application frame(s) above the raise)"
     if line.cosmetic:
         position *= COSMETIC_LINE
         text = f"only reformatted {where}; blame continued past it to the commit that wrote it"
