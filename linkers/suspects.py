@@ -40,7 +40,6 @@ _ROLE_NOTE = {
     "helper": " (shared helper code)",
     "test": " [test code]",
 }
-OTHER_EXCEPTION = 0.85  # chained causes and group members, relative to the exception finally raised
 BASE = 0.9  # no single line makes a commit certain
 EXTRA_LINES = 0.08  # each further blamed line in one frame adds this share of the remaining doubt (≤ 3)
 COSMETIC_LINE = 0.1  # the commit only reformatted the line (blame went on past it)
