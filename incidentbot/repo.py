@@ -141,7 +141,7 @@ class RepoView:
             _, kind, _, data = self.git.get_object_data(f"{rev}:{path}")
         except (git.GitCommandError, ValueError):
             return None
-        if kind != "blob":
+        if kind not in (b"blob", "blob"):
             return None
         return tuple(bytes(data).decode("utf-8", errors="replace").splitlines())
 
