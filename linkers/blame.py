@@ -321,9 +321,12 @@ def _line_blames(
             if bl is None or not _counts(bl.text):
                 continue
             in_function = target.scope is not None and target.scope.start <= number <= target.scope.end
-            common = dict(
+            entry = LineBlame(
                 path=target.path,
                 line=number,
+                sha=bl.sha,
+                orig_path=bl.orig_path,
+                orig_line=bl.orig_line,
                 frame_line=target.line,
                 exception_index=target.exception_index,
                 frame_index=target.frame_index,
@@ -332,12 +335,10 @@ def _line_blames(
                 function=function,
                 role=target.role,
             )
-            out.append(LineBlame(sha=bl.sha, orig_path=bl.orig_path, orig_line=bl.orig_line, **common))
+            out.append(entry)
             if number in replaced:
                 old = replaced[number]
-                out.append(
-                    LineBlame(sha=old.sha, orig_path=old.orig_path, orig_line=old.orig_line, cosmetic=True, **common)
-                )
+                out.append(replace(entry, sha=old.sha, orig_path=old.orig_path, orig_line=old.orig_line, cosmetic=True))
     return out
 
 

@@ -1,0 +1,81 @@
+"""The deterministic drafter: a report from the evidence alone, rendered from ``prompts/report.md.j2``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from incidentbot.models import Evidence, Report, Trace
+from incidentbot.prompting import environment
+from incidentbot.render_safe import md_code, md_text, strip_invisible
+
+TITLE_MESSAGE_CHARS = 80
+
+
+def draft_report(evidence: Evidence, now: datetime | None = None) -> Report:
+    now = now or datetime.now(tz=timezone.utc)
+    body = environment().get_template("report.md.j2").render(
+        exception=evidence.trace.primary,
+        message_line=_first_line(evidence.trace.message, 300),
+        location=evidence.location,
+        revision=evidence.revision,
+        revision_reason=evidence.revision_reason or "",
+        suspects=evidence.suspects,
+        owners=evidence.owners,
+        frames=[f for exc in evidence.trace.exceptions for f in exc.frames][-40:],
+        trace_text=trace_text(evidence.trace),
+        warnings=evidence.warnings,
+        redactions=evidence.redactions,
+        now=now,
+    )
+    return Report(title=title(evidence), summary_md=summary(evidence), body_md=body, evidence=evidence)
+
+
+def title(evidence: Evidence) -> str:
+    """``KeyError: 'sku' in total``: one line, no invisible characters."""
+    exc = evidence.trace.primary
+    message = _first_line(exc.value, TITLE_MESSAGE_CHARS)
+    text = f"{exc.type}: {message}" if message else exc.type
+    if evidence.location and evidence.location.function:
+        text += f" in {evidence.location.function}"
+    return strip_invisible(" ".join(text.split()))
+
+
+def summary(evidence: Evidence) -> str:
+    exc = evidence.trace.primary
+    parts = [f"{md_text(exc.type)} raised"]
+    if evidence.location:
+        parts.append(f"at {md_code(f'{evidence.location.path}:{evidence.location.line}')}")
+    text = " ".join(parts) + "."
+    if evidence.suspects:
+        top = evidence.suspects[0]
+        who = top.author.name or top.author.email or "unknown"
+        text += f" Most likely cause: {md_code(top.sha[:7])} by {md_text(who)} (score {top.score:.2f})."
+    if evidence.owners:
+        owner = evidence.owners[0]
+        name = owner.team or (owner.person and (owner.person.github_login or owner.person.name or owner.person.email))
+        text += f" Owner: {md_text(name or '?')}."
+    return text
+
+
+def trace_text(trace: Trace) -> str:
+    """The trace in a compact, language-neutral text form (already redacted)."""
+    lines: list[str] = []
+    for exc in trace.exceptions:
+        for frame in exc.frames:
+            where = f"{frame.filename}:{frame.lineno or '?'}"
+            lines.append(f"  at {frame.function or '?'} ({where})")
+            if frame.context_line:
+                lines.append(f"      {frame.context_line}")
+        lines.append(f"{exc.type}: {exc.value}".rstrip(": "))
+        if exc.relation == "cause":
+            lines.append("-- which caused --")
+        elif exc.relation == "context":
+            lines.append("-- during whose handling --")
+        elif exc.relation == "group":
+            lines.append("-- member of the group --")
+    return "\n".join(lines)
+
+
+def _first_line(text: str, limit: int) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -1,0 +1,179 @@
+"""CPython tracebacks as printed by the interpreter or a logger.
+
+Handles chained exceptions (``raise … from`` and "During handling …"), exception groups (the ``|`` and ``+-``
+margins of Python 3.11+), SyntaxError without a function, the caret lines of 3.11+, a log prefix in front of
+every line (timestamps, container names), and messages over several lines. Reads line by line: every regular
+expression is anchored and free of nested quantifiers, so hostile input costs linear time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from incidentbot.models import ExceptionInfo, Frame, Trace
+from incidentbot.settings import Limits
+
+HEADER = "Traceback (most recent call last):"
+_GROUP_HEADER = "Exception Group Traceback (most recent call last):"
+_FRAME = re.compile(r'^\s*File "(?P<path>[^"]*)", line (?P<line>-?\d+)(?:, in (?P<func>.+))?\s*$')
+_CARET = re.compile(r"^\s*[\^~\s]+$")
+_EXCEPTION = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?::(?P<msg>.*))?$")
+_MEMBER_SEPARATOR = re.compile(r"-+ \d+ -+$")
+_MEMBER = "<exception group member>"
+_CAUSE = "The above exception was the direct cause of the following exception:"
+_CONTEXT = "During handling of the above exception, another exception occurred:"
+_MAX_MESSAGE_LINES = 40
+
+
+@dataclass
+class _Block:
+    frames: list[Frame] = field(default_factory=list)
+    type: str | None = None
+    message: list[str] = field(default_factory=list)
+    relation: str | None = None  # how this block relates to the next one
+    member: bool = False  # a member of the exception group printed before it
+
+
+def sniff(text: str) -> bool:
+    return HEADER in text or bool(_FRAME.search(text[:20000]) if 'File "' in text else False)
+
+
+def parse(text: str, limits: Limits) -> Trace | None:
+    """The tracebacks in ``text`` as one Trace, or None when there is none."""
+    lines = _strip_prefixes(text.splitlines())
+    blocks = _members_first([b for b in _read_blocks(lines) if b.frames or b.type])
+    if not blocks:
+        return None
+    exceptions, warnings = [], []
+    for index, block in enumerate(blocks):
+        relation = block.relation if index < len(blocks) - 1 else None
+        if block.type is None:
+            warnings.append("a traceback ended before its exception line (truncated input?)")
+        exceptions.append(
+            ExceptionInfo(
+                type=block.type or "UnknownError",
+                value="\n".join(block.message).strip(),
+                module=block.type.rsplit(".", 1)[0] if block.type and "." in block.type else None,
+                frames=tuple(block.frames),
+                relation=relation,  # type: ignore[arg-type]
+            )
+        )
+    return Trace(exceptions=tuple(exceptions), language="python", warnings=tuple(warnings))
+
+
+def _strip_prefixes(lines: list[str]) -> list[str]:
+    """Remove a log prefix (``2024-05-01 12:00:00,123 ERROR app: ``) carried by every traceback line."""
+    prefix: re.Pattern[str] | None = None
+    out: list[str] = []
+    for line in lines:
+        at = line.find(HEADER)
+        if at > 0 and line[:at].strip():
+            prefix = re.compile(re.sub(r"\\?\d", r"\\d", re.escape(line[:at])).replace(r"\\d", r"\d"))
+        if prefix is not None:
+            match = prefix.match(line)
+            if match:
+                line = line[match.end():]
+        out.append(_strip_group_margin(line))
+    return out
+
+
+def _strip_group_margin(line: str) -> str:
+    """Exception groups print members behind ``|`` margins, separated by ``+---- N ----`` lines."""
+    text = line.lstrip()
+    if not text.startswith(("|", "+")):
+        return line
+    if text.startswith("+-"):
+        return _MEMBER if _MEMBER_SEPARATOR.search(text) else ""
+    while text.startswith(("|", "+")):
+        text = text[2:] if text[1:2] == " " else text[1:]
+        if text.lstrip().startswith(("|", "+")) and not text.lstrip().startswith("+-"):
+            text = text.lstrip()
+    return text
+
+
+def _members_first(blocks: list[_Block]) -> list[_Block]:
+    """Chronological order: a group's members come before the group that was raised with them."""
+    ordered: list[_Block] = []
+    group: _Block | None = None
+    for index, block in enumerate(blocks):
+        if block.member:
+            block.relation = "group"
+            ordered.append(block)
+            continue
+        if group is not None:
+            ordered.append(group)
+            group = None
+        if index + 1 < len(blocks) and blocks[index + 1].member:
+            group = block
+        else:
+            ordered.append(block)
+    if group is not None:
+        ordered.append(group)
+    return ordered
+
+
+def _read_blocks(lines: list[str]) -> list[_Block]:
+    blocks: list[_Block] = []
+    current: _Block | None = None
+    expect_source = False
+    in_message = False
+    for raw in lines:
+        line = raw.rstrip("\r")
+        stripped = line.strip()
+        if stripped == _MEMBER or stripped.endswith(HEADER) or stripped.endswith(_GROUP_HEADER):
+            if stripped == _MEMBER or current is None or current.frames or current.type:
+                current = _Block(member=stripped == _MEMBER)
+                blocks.append(current)
+            expect_source = in_message = False
+            continue
+        if stripped in (_CAUSE, _CONTEXT):
+            if blocks:
+                blocks[-1].relation = "cause" if stripped == _CAUSE else "context"
+            current, in_message = None, False
+            continue
+        frame = _FRAME.match(line)
+        if frame:
+            if current is None or current.type is not None:
+                # A frame outside a "Traceback" header (SyntaxError, a clipped log): start a block anyway.
+                current = _Block()
+                blocks.append(current)
+            current.frames.append(_frame(frame))
+            expect_source, in_message = True, False
+            continue
+        if current is None:
+            continue
+        if expect_source and line.startswith((" ", "\t")) and stripped:
+            if not _CARET.match(line):
+                last = current.frames[-1]
+                if last.context_line is None:
+                    current.frames[-1] = _with_source(last, stripped)
+            continue
+        if _CARET.match(line) and stripped:
+            continue
+        expect_source = False
+        if in_message:
+            if not stripped or len(current.message) >= _MAX_MESSAGE_LINES:
+                in_message = False
+            else:
+                current.message.append(line)
+            continue
+        if current.type is None and stripped and not line[0].isspace():
+            exc = _EXCEPTION.match(stripped)
+            if exc:
+                current.type = exc["type"]
+                current.message = [(exc["msg"] or "").strip()]
+                in_message = True
+    return blocks
+
+
+def _frame(match: re.Match[str]) -> Frame:
+    function = match["func"].strip() if match["func"] else None
+    line = int(match["line"])
+    return Frame(filename=match["path"], function=function, lineno=line if line > 0 else None)
+
+
+def _with_source(frame: Frame, source: str) -> Frame:
+    from dataclasses import replace
+
+    return replace(frame, context_line=source)

@@ -1,0 +1,46 @@
+"""Render untrusted text (anything from a trace) as inert Markdown.
+
+Only the report's own structure may render as markup: trace text must never become a mention, a link, an
+image, HTML or a reference to an issue, and must never close the code fence it sits in.
+"""
+
+from __future__ import annotations
+
+import re
+
+_BIDI_AND_ZERO_WIDTH = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\u061c]")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~>-])")
+_AT = re.compile(r"@")
+_LONGEST_BACKTICKS = re.compile(r"`+")
+
+
+def strip_invisible(text: str) -> str:
+    """Without bidirectional controls and zero-width characters (they disguise what a title says)."""
+    return _BIDI_AND_ZERO_WIDTH.sub("", text)
+
+
+def md_text(text: object) -> str:
+    """Plain text in Markdown: special characters escaped, @mentions and #refs broken, HTML inert."""
+    value = strip_invisible(str(text))
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    value = _MD_SPECIAL.sub(r"\\\1", value)
+    return _AT.sub("&#64;", value).replace("\n", " ")
+
+
+def md_code(text: object) -> str:
+    """Inline code that the text cannot break out of."""
+    value = strip_invisible(str(text)).replace("\n", " ")
+    fence = "`" * (_longest_run(value) + 1)
+    pad = " " if value.startswith("`") or value.endswith("`") or not value else ""
+    return f"{fence}{pad}{value}{pad}{fence}"
+
+
+def md_block(text: object, language: str = "") -> str:
+    """A fenced code block whose fence is longer than any backtick run inside."""
+    value = strip_invisible(str(text))
+    fence = "`" * max(3, _longest_run(value) + 1)
+    return f"{fence}{language}\n{value.rstrip()}\n{fence}"
+
+
+def _longest_run(text: str) -> int:
+    return max((len(run) for run in _LONGEST_BACKTICKS.findall(text)), default=0)

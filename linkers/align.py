@@ -1,0 +1,62 @@
+"""Re-align a frame's line number with the file at the triage revision.
+
+A trace's line numbers refer to the code that was running. When the trace carries the source line (Python
+tracebacks, Sentry's ``context_line``), it is compared with the file at the revision; when the code moved, the
+nearest line with the same text (disambiguated by the surrounding context when given) is used instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from incidentbot.models import Frame
+
+_MAX_DISTANCE = 500  # lines searched above and below the reported line
+
+
+def align_frame(frame: Frame, lines: tuple[str, ...] | None) -> tuple[Frame, str | None]:
+    """The frame with ``repo_line`` and ``alignment`` set, and a warning when it could not be aligned."""
+    lineno = frame.lineno if frame.lineno and frame.lineno > 0 else None
+    where = f"{frame.repo_path}:{frame.lineno}"
+    if lines is None or lineno is None:
+        return replace(frame, repo_line=None, alignment="unchecked"), None
+    inside = lineno <= len(lines)
+    if not frame.context_line or not frame.context_line.strip():
+        if not inside:
+            return replace(frame, repo_line=None), f"{where} is past the end of the file at the revision"
+        return replace(frame, repo_line=lineno, alignment="unchecked"), None
+    wanted = _squash(frame.context_line)
+    if inside and _squash(lines[lineno - 1]) == wanted:
+        return replace(frame, repo_line=lineno, alignment="exact"), None
+    found = _nearest(lines, lineno, wanted, frame)
+    if found is not None:
+        return replace(frame, repo_line=found, alignment="moved"), None
+    warning = f"{where}: the trace's source line is not in the file at the revision (the code changed)"
+    return replace(frame, repo_line=lineno if inside else None, alignment="unaligned"), warning
+
+
+def _nearest(lines: tuple[str, ...], lineno: int, wanted: str, frame: Frame) -> int | None:
+    matches = [
+        number
+        for number in range(max(1, lineno - _MAX_DISTANCE), min(len(lines), lineno + _MAX_DISTANCE) + 1)
+        if _squash(lines[number - 1]) == wanted
+    ]
+    if not matches:
+        return None
+    return min(matches, key=lambda number: (-_context_score(lines, number, frame), abs(number - lineno)))
+
+
+def _context_score(lines: tuple[str, ...], number: int, frame: Frame) -> int:
+    """How many of the trace's surrounding lines match around ``number``."""
+    score = 0
+    for offset, text in enumerate(reversed(frame.pre_context), 1):
+        if number - offset >= 1 and _squash(lines[number - offset - 1]) == _squash(text):
+            score += 1
+    for offset, text in enumerate(frame.post_context, 1):
+        if number + offset <= len(lines) and _squash(lines[number + offset - 1]) == _squash(text):
+            score += 1
+    return score
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())

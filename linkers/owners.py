@@ -1,0 +1,115 @@
+"""Owners of the failing code: CODEOWNERS, the top suspect's author, and the failing lines' latest author.
+
+CODEOWNERS follows GitHub: the first of ``.github/CODEOWNERS``, ``CODEOWNERS``, ``docs/CODEOWNERS`` found at the
+revision is used, and the last matching pattern wins (the ``codeowners`` package implements the matching).
+Owners are deduplicated by e-mail, login or team, each keeping the first source that named it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Self
+
+from codeowners import CodeOwners
+
+from incidentbot.models import CommitInfo, Evidence, LineBlame, Owner, Person
+from incidentbot.repo import RepoView
+from incidentbot.settings import Settings
+from linkers.identity import canonical_people, github_login
+
+CODEOWNERS_PLACES = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
+
+
+class OwnerFinder:
+    name = "owners"
+
+    def __init__(self, logins: dict[str, str]) -> None:
+        self.logins = logins
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(dict(settings.github_logins))
+
+    def link(self, evidence: Evidence, repo: RepoView) -> Evidence:
+        if evidence.location is None or evidence.revision is None:
+            return evidence
+        warnings: list[str] = []
+        owners = codeowners_for(repo, evidence.revision, evidence.location.path, warnings)
+        owners += self._authors(evidence, repo)
+        return replace(evidence, owners=_dedupe(owners), warnings=evidence.warnings + tuple(warnings))
+
+    def _authors(self, evidence: Evidence, repo: RepoView) -> list[Owner]:
+        found: list[tuple[Person, str, str]] = []
+        if evidence.suspects:
+            top = evidence.suspects[0]
+            found.append((top.author, "suspect-author", f"wrote the top suspect {top.sha[:7]} (score {top.score:.2f})"))
+        latest = _latest_line_commit(evidence)
+        if latest is not None:
+            commit, line = latest
+            found.append((commit.author, "line-author", f"last changed {line.path}:{line.line} in {commit.sha[:7]}"))
+        people = canonical_people(repo, [person for person, _, _ in found])
+        return [
+            Owner(source=source, reason=reason,  # type: ignore[arg-type]
+                  person=replace(person, github_login=person.github_login or github_login(person.email, self.logins)))
+            for person, (_, source, reason) in zip(people, found, strict=True)
+        ]
+
+
+def codeowners_for(repo: RepoView, rev: str, path: str, warnings: list[str]) -> list[Owner]:
+    """The owners the first CODEOWNERS file at ``rev`` gives ``path`` (last matching rule wins)."""
+    for place in CODEOWNERS_PLACES:
+        text = repo.read_text(place, rev)
+        if text is None:
+            continue
+        try:
+            owners = CodeOwners(text).of(path)
+        except Exception as exc:  # noqa: BLE001 - a malformed file is the repository's, not ours
+            warnings.append(f"{place} could not be read: {exc}")
+            return []
+        reason = f"{place} rule for {path}"
+        return [_owner(kind, handle, reason) for kind, handle in owners]
+    return []
+
+
+def _owner(kind: str, handle: str, reason: str) -> Owner:
+    if kind == "TEAM":
+        return Owner(source="codeowners", reason=reason, team=handle)
+    if kind == "EMAIL":
+        return Owner(source="codeowners", reason=reason, person=Person(email=handle))
+    return Owner(source="codeowners", reason=reason, person=Person(github_login=handle.lstrip("@")))
+
+
+def _latest_line_commit(evidence: Evidence) -> tuple[CommitInfo, LineBlame] | None:
+    location = evidence.location
+    assert location is not None
+    commits = {c.sha: c for c in evidence.commits}
+    lines = [
+        b for b in evidence.blame
+        if b.exception_index == location.exception_index and b.frame_index == location.frame_index
+        and b.line == b.frame_line and not b.cosmetic and b.sha in commits
+    ]
+    if not lines:
+        return None
+    newest = max(lines, key=lambda b: commits[b.sha].committed_at)
+    return commits[newest.sha], newest
+
+
+def _dedupe(owners: list[Owner]) -> tuple[Owner, ...]:
+    seen: set[str] = set()
+    out: list[Owner] = []
+    for owner in owners:
+        keys = {k for k in _keys(owner) if k}
+        if keys & seen:
+            continue
+        seen |= keys
+        out.append(owner)
+    return tuple(out)
+
+
+def _keys(owner: Owner) -> set[str]:
+    person = owner.person or Person()
+    return {
+        f"team:{(owner.team or '').lower()}" if owner.team else "",
+        f"email:{(person.email or '').lower()}" if person.email else "",
+        f"login:{(person.github_login or '').lower()}" if person.github_login else "",
+    }

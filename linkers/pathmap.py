@@ -1,0 +1,223 @@
+"""Map each frame's reported path to a file tracked at the triage revision, and decide what is in-app.
+
+Order: configured code mappings (stack root → source root), then the longest whole-component suffix match
+against the tracked files, then the Python or Java module name. Ties are broken by the stack roots that the
+trace's unambiguous frames reveal; a tie that stays is reported, not guessed. Third-party and standard-library
+paths are never matched, unless the package is the repository's own. Only tracked regular files are ever
+considered, so no path in a trace can make incidentbot read a file outside the repository.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Self
+
+from incidentbot.models import Evidence, ExceptionInfo, Frame
+from incidentbot.repo import RepoView
+from incidentbot.settings import PathMapping, Settings
+from linkers.align import align_frame
+
+_THIRD_PARTY = re.compile(r"(^|/)(site-packages|dist-packages|node_modules)/")
+_STDLIB = re.compile(
+    r"(^|/)lib/python\d(\.\d+)?/(?!site-packages/|dist-packages/)|^<[^>]*>$|^(/usr/local/go|/usr/lib/go[^/]*)/src/"
+    r"|^node:|^internal/|(^|/)(Python\d+|python\d+)/Lib/"
+)
+_JVM_PACKAGES = ("java.", "javax.", "jdk.", "sun.", "com.sun.", "kotlin.", "kotlinx.", "scala.")
+_VENDORED = ("vendor/", "third_party/", "third-party/", "thirdparty/", "external/", "node_modules/")
+_URL_PREFIX = re.compile(r"^(?:webpack|app|file|https?|rsc|turbopack)://+(?:[^/]*/)?")
+_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:/")
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    """Tracked files by basename, for suffix matching without scanning every file per frame."""
+
+    by_name: dict[str, tuple[str, ...]]
+    top_level: frozenset[str]
+
+
+class PathMapper:
+    """Linker: sets each frame's ``repo_path``, ``repo_line``, ``alignment`` and final ``in_app``."""
+
+    name = "pathmap"
+
+    def __init__(self, mappings: tuple[PathMapping, ...], include: tuple[str, ...], exclude: tuple[str, ...]):
+        self.mappings = tuple(sorted(mappings, key=lambda m: -len(m.stack_root)))
+        self.include = include
+        self.exclude = tuple(prefix.rstrip("/") + "/" for prefix in exclude)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(settings.path_mappings, settings.in_app_include, settings.in_app_exclude)
+
+    def link(self, evidence: Evidence, repo: RepoView) -> Evidence:
+        rev = evidence.revision
+        if rev is None:
+            return evidence.with_warning("no revision: frames were not mapped to the repository")
+        index = _index(repo, rev)
+        tracked = frozenset(repo.tracked_files(rev))
+        warnings: list[str] = []
+        roots = self._learn_roots(evidence, index, tracked)
+        exceptions = []
+        for exc in evidence.trace.exceptions:
+            frames = tuple(self._map(frame, index, tracked, roots, repo, rev, warnings) for frame in exc.frames)
+            exceptions.append(replace(exc, frames=frames))
+        unmapped = _unmapped_in_app(exceptions)
+        if unmapped:
+            warnings.append(
+                f"in-app frame(s) not found in the repository: {', '.join(unmapped[:5])} — add a path mapping "
+                "([[path_mappings]] stack_root=... source_root=... in incidentbot.toml)"
+            )
+        trace = replace(evidence.trace, exceptions=tuple(exceptions))
+        return replace(evidence, trace=trace, warnings=evidence.warnings + tuple(dict.fromkeys(warnings)))
+
+    def _learn_roots(self, evidence: Evidence, index: _Index, tracked: frozenset[str]) -> dict[str, str]:
+        """Stack root → source root pairs that unambiguous frames of this trace reveal."""
+        roots: dict[str, str] = {}
+        for exc in evidence.trace.exceptions:
+            for frame in exc.frames:
+                path = normalise(frame.abs_path or frame.filename)
+                if self._foreign(path, index):
+                    continue
+                candidates = _suffix_candidates(path, index)
+                if len(candidates) == 1:
+                    match = candidates[0]
+                    roots.setdefault(path[: len(path) - len(match)], "")
+        return roots
+
+    def _map(
+        self,
+        frame: Frame,
+        index: _Index,
+        tracked: frozenset[str],
+        roots: dict[str, str],
+        repo: RepoView,
+        rev: str,
+        warnings: list[str],
+    ) -> Frame:
+        repo_path = self._find(frame, index, tracked, roots, warnings)
+        if repo_path is None:
+            return replace(frame, repo_path=None, repo_line=None, in_app=bool(frame.in_app) and not self._jvm(frame))
+        in_app = not repo_path.startswith(_VENDORED) and not repo_path.startswith(self.exclude)
+        mapped = replace(frame, repo_path=repo_path, in_app=in_app)
+        aligned, warning = align_frame(mapped, repo.read_lines(repo_path, rev))
+        if warning:
+            warnings.append(warning)
+        return aligned
+
+    def _find(
+        self, frame: Frame, index: _Index, tracked: frozenset[str], roots: dict[str, str], warnings: list[str]
+    ) -> str | None:
+        path = normalise(frame.abs_path or frame.filename)
+        if not path or "\0" in path or "\n" in path:
+            return None
+        for mapping in self.mappings:
+            root = normalise(mapping.stack_root)
+            if root and path.startswith(root):
+                candidate = posixpath.normpath(posixpath.join(mapping.source_root, path[len(root):].lstrip("/")))
+                if candidate in tracked:
+                    return candidate
+        if self._foreign(path, index) or self._jvm(frame):
+            return None
+        candidates = _suffix_candidates(path, index)
+        if len(candidates) > 1:
+            candidates = [c for c in candidates if any(path == root + c for root in roots)] or candidates
+        if len(candidates) == 1:
+            return candidates[0]
+        if len(candidates) > 1:
+            warnings.append(
+                f"{frame.filename} matches several files ({', '.join(sorted(candidates)[:3])}); add a path mapping"
+            )
+            return None
+        return _module_fallback(frame, tracked)
+
+    def _foreign(self, path: str, index: _Index) -> bool:
+        """Standard library or third-party code, unless the package is the repository's own."""
+        if _STDLIB.search(path):
+            return True
+        match = _THIRD_PARTY.search(path)
+        if not match:
+            return False
+        package = path[match.end():].split("/", 1)[0]
+        own = package in index.top_level or any(package == inc.split(".")[0] for inc in self.include)
+        return not own
+
+    @staticmethod
+    def _jvm(frame: Frame) -> bool:
+        return bool(frame.module) and str(frame.module).startswith(_JVM_PACKAGES)
+
+
+def normalise(path: str) -> str:
+    """A reported path as a clean forward-slash path: URLs, Windows drives and ``..`` resolved lexically."""
+    text = path.strip().replace("\\", "/")
+    text = _URL_PREFIX.sub("/", text)
+    text = text.split("?", 1)[0].split("#", 1)[0]
+    text = _WINDOWS_DRIVE.sub("/", text)
+    if text.startswith("~/"):
+        text = text[1:]
+    clean = posixpath.normpath(text) if text else ""
+    return "" if clean in (".", "/") else clean
+
+
+def _suffix_candidates(path: str, index: _Index) -> list[str]:
+    """Tracked files sharing the longest run of trailing path components with ``path``."""
+    parts = [p for p in path.split("/") if p and p != ".."]
+    if not parts:
+        return []
+    files = index.by_name.get(parts[-1], ())
+    best, found = 0, []
+    for candidate in files:
+        cparts = candidate.split("/")
+        shared = 0
+        while shared < min(len(parts), len(cparts)) and parts[-1 - shared] == cparts[-1 - shared]:
+            shared += 1
+        # The whole candidate must be a suffix of the reported path, or the reported path of the candidate.
+        if shared != len(cparts) and shared != len(parts):
+            continue
+        if shared > best:
+            best, found = shared, [candidate]
+        elif shared == best:
+            found.append(candidate)
+    return found
+
+
+def _module_fallback(frame: Frame, tracked: frozenset[str]) -> str | None:
+    """``shop.cart`` → ``shop/cart.py``; Java ``com.foo.Bar`` in ``Bar.java`` → ``…/com/foo/Bar.java``."""
+    module = frame.module
+    if not module or not re.fullmatch(r"[\w.$]+", module):
+        return None
+    base = module.replace(".", "/")
+    if frame.filename.endswith((".java", ".kt", ".scala")):
+        package = base.rsplit("/", 1)[0] if "/" in base else ""
+        outer = frame.filename.split("/")[-1]
+        wanted = f"{package}/{outer}" if package else outer
+        matches = [p for p in tracked if p == wanted or p.endswith("/" + wanted)]
+        return matches[0] if len(matches) == 1 else None
+    for suffix in (f"{base}.py", f"{base}/__init__.py"):
+        for prefix in ("", "src/", "lib/"):
+            if prefix + suffix in tracked:
+                return prefix + suffix
+    return None
+
+
+def _unmapped_in_app(exceptions: list[ExceptionInfo]) -> list[str]:
+    return [f.filename for exc in exceptions for f in exc.frames if f.in_app and f.repo_path is None]
+
+
+@lru_cache(maxsize=8)
+def _index_for(files: tuple[str, ...]) -> _Index:
+    by_name: dict[str, list[str]] = defaultdict(list)
+    for path in files:
+        by_name[path.rsplit("/", 1)[-1]].append(path)
+    top_level = frozenset(p.split("/", 1)[0] for p in files if "/" in p) | frozenset(
+        p[:-3] for p in files if "/" not in p and p.endswith(".py")
+    )
+    return _Index({k: tuple(v) for k, v in by_name.items()}, top_level)
+
+
+def _index(repo: RepoView, rev: str) -> _Index:
+    return _index_for(repo.tracked_files(rev))

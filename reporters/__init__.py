@@ -1,0 +1,1 @@
+"""Reporters: a Report rendered or posted to one destination."""

@@ -1,0 +1,105 @@
+"""The console report: what an on-call engineer reads first, at a glance. Colour only on a terminal."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timezone
+
+from rich.console import Console
+from rich.text import Text
+
+from incidentbot.models import Evidence, Report, SuspectCommit
+from incidentbot.prompting import ago
+
+WIDTH = 100
+
+
+class ConsoleReporter:
+    name = "console"
+
+    def render(self, report: Report, color: bool = False, now: datetime | None = None) -> str:
+        now = now or datetime.now(tz=timezone.utc)
+        buffer = io.StringIO()
+        console = Console(file=buffer, force_terminal=color, no_color=not color, width=WIDTH, highlight=False,
+                          emoji=False, markup=False)
+        for renderable in _sections(report.evidence, report.title, now):
+            console.print(renderable)
+        return buffer.getvalue()
+
+
+def _sections(evidence: Evidence, title: str, now: datetime) -> list[Text]:
+    # Text objects, never markup strings: trace text cannot inject rich markup.
+    out = [Text(title, style="bold red"), Text("")]
+    out.append(_where(evidence))
+    out += _suspects(evidence, now)
+    out += _owners(evidence)
+    out += _frames(evidence)
+    if evidence.warnings:
+        out.append(Text("Warnings", style="bold yellow"))
+        out += [Text(f"  ! {w}", style="yellow") for w in evidence.warnings]
+    footer = f"revision {(evidence.revision or 'unknown')[:12]} ({evidence.revision_reason or ''})"
+    out.append(Text(f"{footer} · {evidence.redactions} value(s) redacted · fingerprint {evidence.fingerprint[:12]}",
+                    style="dim"))
+    return out
+
+
+def _where(evidence: Evidence) -> Text:
+    loc = evidence.location
+    text = Text("Where      ", style="bold")
+    if loc is None:
+        return text.append("no in-app frame could be mapped to the repository\n")
+    text.append(f"{loc.path}:{loc.line}", style="cyan")
+    if loc.function:
+        text.append(f" in {loc.function}")
+    return text.append("\n")
+
+
+def _suspects(evidence: Evidence, now: datetime) -> list[Text]:
+    if not evidence.suspects:
+        return [Text("Culprit    ", style="bold").append("no suspect commit found\n")]
+    top = evidence.suspects[0]
+    lines = [Text("Culprit    ", style="bold").append_text(_commit_line(top, now))]
+    lines += [Text(f"             - {reason}") for reason in top.reasons]
+    if len(evidence.suspects) > 1:
+        lines.append(Text("Also       ", style="bold").append_text(_commit_line(evidence.suspects[1], now)))
+        lines += [Text("           ").append_text(_commit_line(s, now)) for s in evidence.suspects[2:]]
+    lines.append(Text(""))
+    return lines
+
+
+def _commit_line(suspect: SuspectCommit, now: datetime) -> Text:
+    who = suspect.author.name or suspect.author.email or "unknown"
+    text = Text(suspect.sha[:7], style="yellow").append(f" {suspect.summary[:60]}")
+    text.append(f" — {who}, {ago(suspect.committed_at, now)}", style="dim")
+    return text.append(f"  {suspect.score:.0%} ({_confidence(suspect.score)})", style="bold")
+
+
+def _confidence(score: float) -> str:
+    return "high" if score >= 0.7 else "medium" if score >= 0.4 else "low"
+
+
+def _owners(evidence: Evidence) -> list[Text]:
+    if not evidence.owners:
+        return [Text("Owners     ", style="bold").append("none found\n")]
+    lines = []
+    for index, owner in enumerate(evidence.owners):
+        label = "Owners     " if index == 0 else "           "
+        person = owner.person
+        name = owner.team or (person and (person.name or person.email or person.github_login)) or "?"
+        if person and person.github_login and person.name:
+            name += f" (@{person.github_login})"
+        lines.append(Text(label, style="bold").append(name, style="green").append(f"  {owner.reason}", style="dim"))
+    lines.append(Text(""))
+    return lines
+
+
+def _frames(evidence: Evidence) -> list[Text]:
+    frames = [f for exc in evidence.trace.exceptions for f in exc.frames if f.in_app][-12:]
+    if not frames:
+        return []
+    lines = [Text("In-app frames (innermost last)", style="bold")]
+    for frame in frames:
+        where = f"{frame.repo_path or frame.filename}:{frame.repo_line or frame.lineno or '?'}"
+        lines.append(Text("  ").append(where, style="cyan").append(f" {frame.function or '?'}"))
+    lines.append(Text(""))
+    return lines

@@ -1,0 +1,177 @@
+"""`incidentbot triage` end to end, the way a user runs it, on a real repository."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from incidentbot import __version__
+from incidentbot.cli import main
+from tests.gitbuilder import CAROL, GitRepoBuilder
+from tests.linkers.history import ShopHistory, build_shop
+
+FIRST_SEEN = "2024-04-12T09:00:00Z"
+
+
+def _traceback(repo: Path, prefix: str = "/srv/app/") -> str:
+    """The crash as CPython prints it, with the production checkout at ``prefix``."""
+    cart = (repo / "shop/cart.py").read_text().splitlines()
+    pricing = (repo / "shop/pricing.py").read_text().splitlines()
+    cart_line = next(i for i, t in enumerate(cart, 1) if "return apply_discount(" in t)
+    pricing_line = next(i for i, t in enumerate(pricing, 1) if "return total / discount" in t)
+    return (
+        "Traceback (most recent call last):\n"
+        f'  File "{prefix}app.py", line 3, in <module>\n'
+        "    main()\n"
+        f'  File "{prefix}shop/cart.py", line {cart_line}, in total\n'
+        f"    {cart[cart_line - 1].strip()}\n"
+        f'  File "{prefix}shop/pricing.py", line {pricing_line}, in apply_discount\n'
+        f"    {pricing[pricing_line - 1].strip()}\n"
+        "ZeroDivisionError: division by zero\n"
+    )
+
+
+@pytest.fixture
+def shop(git_repo: GitRepoBuilder) -> ShopHistory:
+    history = build_shop(git_repo)
+    git_repo.git("checkout", "-q", history.release)
+    return history
+
+
+def _run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "incidentbot", *args], input=input, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_triage_json_names_culprit_location_and_owner(shop: ShopHistory, tmp_path: Path) -> None:
+    trace = tmp_path / "trace.txt"
+    trace.write_text(_traceback(shop.builder.root))
+    done = _run("triage", str(trace), "--repo", str(shop.builder.root), "--first-seen", FIRST_SEEN, "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["revision"] == shop.release
+    assert report["exception"] == {"type": "ZeroDivisionError", "value": "division by zero"}
+    assert report["location"]["path"] == "shop/pricing.py"
+    assert report["location"]["function"] == "apply_discount"
+    assert report["suspects"][0]["commit"] == shop.culprit
+    assert report["suspects"][0]["reasons"]
+    assert any(owner["email"] == "bob@example.com" for owner in report["owners"])
+    in_app = [f for f in report["frames"] if f["in_app"]]
+    assert [f["repo_path"] for f in in_app] == ["shop/cart.py", "shop/pricing.py"]
+    assert len(report["fingerprint"]) >= 16
+
+
+def test_stdin_and_markdown(shop: ShopHistory) -> None:
+    done = _run(
+        "triage", "-", "--repo", str(shop.builder.root), "--first-seen", FIRST_SEEN, "--format", "markdown",
+        input=_traceback(shop.builder.root),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("# ZeroDivisionError")
+    assert shop.culprit[:7] in done.stdout
+
+
+def test_console_has_no_colour_when_not_a_terminal(shop: ShopHistory, tmp_path: Path) -> None:
+    trace = tmp_path / "trace.txt"
+    trace.write_text(_traceback(shop.builder.root))
+    done = _run("triage", str(trace), "--repo", str(shop.builder.root), "--first-seen", FIRST_SEEN)
+    assert done.returncode == 0, done.stderr
+    assert "\x1b[" not in done.stdout
+    assert "shop/pricing.py" in done.stdout and shop.culprit[:7] in done.stdout
+
+
+def test_a_file_moved_after_the_release_is_found_at_the_release(shop: ShopHistory, tmp_path: Path) -> None:
+    builder = shop.builder
+    text = _traceback(builder.root)
+    builder.git("checkout", "-q", "main")
+    builder.rename("shop/pricing.py", "shop/prices.py")
+    builder.commit("Rename pricing", CAROL, "2024-06-01T00:00:00")
+    trace = tmp_path / "trace.txt"
+    trace.write_text(text)
+    done = _run("triage", str(trace), "--repo", str(builder.root), "--first-seen", FIRST_SEEN, "--json")
+    report = json.loads(done.stdout)
+    assert report["revision"] == shop.release
+    assert report["location"]["path"] == "shop/pricing.py"
+    assert report["suspects"][0]["commit"] == shop.culprit
+
+
+def test_secrets_in_the_trace_never_reach_the_output(shop: ShopHistory, tmp_path: Path) -> None:
+    token = "ghp_" + "A1b2C3d4" * 4 + "Zz9Y"
+    text = _traceback(shop.builder.root).replace(
+        "ZeroDivisionError: division by zero", f"ZeroDivisionError: bad token {token} for jane.doe@example.org"
+    )
+    trace = tmp_path / "trace.txt"
+    trace.write_text(text)
+    for fmt in ("json", "markdown", "console"):
+        done = _run("triage", str(trace), "--repo", str(shop.builder.root), "--first-seen", FIRST_SEEN, "--format", fmt)
+        assert done.returncode == 0, done.stderr
+        assert token not in done.stdout and "jane.doe@example.org" not in done.stdout
+    report = json.loads(
+        _run("triage", str(trace), "--repo", str(shop.builder.root), "--first-seen", FIRST_SEEN, "--json").stdout
+    )
+    assert report["redactions"] >= 2
+
+
+def test_paths_outside_the_repository_are_never_read(shop: ShopHistory, tmp_path: Path) -> None:
+    secret_file = tmp_path / "outside.py"
+    secret_file.write_text("TOP_SECRET_CONTENT = 1\n")
+    text = (
+        "Traceback (most recent call last):\n"
+        f'  File "{secret_file}", line 1, in <module>\n'
+        f'  File "{shop.builder.root}/../outside.py", line 1, in <module>\n'
+        '  File "/etc/passwd", line 1, in <module>\n'
+        '  File "/proc/self/environ", line 1, in <module>\n'
+        "ValueError: boom\n"
+    )
+    trace = tmp_path / "trace.txt"
+    trace.write_text(text)
+    done = _run("triage", str(trace), "--repo", str(shop.builder.root), "--first-seen", FIRST_SEEN, "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["location"] is None
+    assert all(f["repo_path"] is None for f in report["frames"])
+    assert "TOP_SECRET_CONTENT" not in done.stdout and "root:x:0:0" not in done.stdout
+
+
+def test_not_a_repository_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    trace = tmp_path / "trace.txt"
+    trace.write_text('Traceback (most recent call last):\n  File "/a.py", line 1, in f\nValueError: x\n')
+    done = _run("triage", str(trace), "--repo", str(tmp_path / "nowhere"))
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[0].startswith("Error: not a git repository")
+    assert "Hint: pass --repo PATH" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("content", ["", "hello world\n", "\x00\x01\x02binary"])
+def test_unrecognisable_input_is_exit_2_without_traceback(shop: ShopHistory, tmp_path: Path, content: str) -> None:
+    trace = tmp_path / "trace.txt"
+    trace.write_text(content)
+    done = _run("triage", str(trace), "--repo", str(shop.builder.root))
+    assert done.returncode == 2, done.stdout
+    assert done.stderr.startswith("Error: ")
+    assert "Traceback (most recent call last)" not in done.stderr
+
+
+def test_missing_input_file(shop: ShopHistory, tmp_path: Path) -> None:
+    done = _run("triage", str(tmp_path / "missing.txt"), "--repo", str(shop.builder.root))
+    assert done.returncode == 2
+    assert done.stderr.startswith("Error: ")
+
+
+def test_bad_first_seen_is_a_usage_error(shop: ShopHistory) -> None:
+    result = CliRunner().invoke(main, ["triage", "-", "--repo", str(shop.builder.root), "--first-seen", "yesterday"])
+    assert result.exit_code == 2
+    assert "ISO 8601" in result.output
+
+
+def test_version() -> None:
+    assert _run("--version").stdout.strip().endswith(__version__)
+    result = CliRunner().invoke(main, ["--version"])
+    assert __version__ in result.output
