@@ -131,9 +131,9 @@ class LineBlame:
     in_function: bool  # inside the frame's enclosing function
     function: str | None = None  # the enclosing function's name at the revision
     cosmetic: bool = False  # the commit only reformatted this line; blame was re-run past it
-    # What the frame's code is: "app" (application code), "guard" (a deliberate raise nearest the raise: the
-    # bad value came from a caller), "helper" (a shared utility module), "test" (test code).
-    role: Literal["app", "guard", "helper", "test"] = "app"
+    # What the frame's code is (linkers/codekind.py): "app", "guard" (a deliberate raise nearest the raise),
+    # "wrapper" (a small function handing its arguments on to the guard), "helper" (shared utility), "test".
+    role: Literal["app", "guard", "wrapper", "helper", "test"] = "app"
 
 
 @dataclass(frozen=True, slots=True)

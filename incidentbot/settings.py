@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     in_app_include: tuple[str, ...] = ()  # module prefixes that are ours even under site-packages
     in_app_exclude: tuple[str, ...] = ()  # repository path prefixes that are not ours (vendored code)
     github_logins: dict[str, str] = Field(default_factory=dict)  # e-mail → GitHub login
-    linkers: tuple[str, ...] = ("pathmap", "location", "blame", "suspects", "owners")
+    linkers: tuple[str, ...] = ("pathmap", "blame", "suspects", "location", "owners")
     limits: Limits = Limits()
     ranking: Ranking = Ranking()
     redaction: Redaction = Redaction()

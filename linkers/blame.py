@@ -19,10 +19,10 @@ from typing import Self
 
 import git
 
-from incidentbot.models import CommitInfo, Evidence, LineBlame, Person
+from incidentbot.models import CommitInfo, Evidence, Frame, LineBlame, Person
 from incidentbot.repo import RepoView
 from incidentbot.settings import Ranking, Settings
-from linkers.codekind import FrameRole, frame_role
+from linkers.codekind import FrameFacts, FrameRole, assign_roles, depths
 from linkers.scope import Scope, enclosing_scope
 
 log = logging.getLogger(__name__)
@@ -119,9 +119,7 @@ def blame_targets(evidence: Evidence, repo: RepoView, ranking: Ranking) -> list[
     assert rev is not None
     targets: list[BlameTarget] = []
     for ei, exc in enumerate(evidence.trace.exceptions):
-        # Depth counts application frames only: a deliberate raise, a shared helper or test code between a
-        # frame and the raise does not push that frame further from the cause.
-        depth, nearest = 0, True
+        found: list[tuple[int, Frame, Scope | None, FrameFacts]] = []
         for fi in range(len(exc.frames) - 1, -1, -1):
             frame = exc.frames[fi]
             if not frame.in_app or frame.repo_path is None or frame.repo_line is None:
@@ -129,12 +127,12 @@ def blame_targets(evidence: Evidence, repo: RepoView, ranking: Ranking) -> list[
             lines = repo.read_lines(frame.repo_path, rev) or ()
             scope = enclosing_scope(lines, frame.repo_line, frame.repo_path) if lines else None
             source = lines[frame.repo_line - 1] if 0 < frame.repo_line <= len(lines) else ""
-            role = frame_role(frame.repo_path, source, nearest)
-            targets.append(
-                BlameTarget(ei, fi, depth, frame.repo_path, frame.repo_line, scope, ranking.blame_window, role)
-            )
-            depth += role == "app"
-            nearest = False
+            span = scope.end - scope.start + 1 if scope else None
+            found.append((fi, frame, scope, FrameFacts(frame.repo_path, source, frame.function, span)))
+        roles = assign_roles([facts for *_, facts in found])
+        for (fi, frame, scope, facts), role, depth in zip(found, roles, depths(roles), strict=True):
+            assert frame.repo_line is not None
+            targets.append(BlameTarget(ei, fi, depth, facts.path, frame.repo_line, scope, ranking.blame_window, role))
     targets.sort(key=lambda t: (t.depth, -t.exception_index))
     return targets[: ranking.max_frames_blamed]
 

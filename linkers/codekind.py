@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Literal
 
 _TEST_PATH = re.compile(
@@ -18,7 +19,29 @@ def is_test_path(path: str) -> bool:
 _HELPER_PATH = re.compile(r"(^|/)(utils?|helpers?|common|compat|_compat|shared|support)(/|\.[A-Za-z]+$)")
 _DELIBERATE_RAISE = re.compile(r"^\s*(raise\s+\w|raise$|throw\s+\w|panic\(|fail\s+\w)")
 
-FrameRole = Literal["app", "guard", "helper", "test"]
+FrameRole = Literal["app", "guard", "wrapper", "helper", "test"]
+
+#: Each caller counts this much of its callee (depth counts application frames only).
+CALLER_DECAY = 0.6
+#: How likely a frame's own code holds the cause, by role; application code counts fully.
+ROLE_WEIGHT: dict[str, float] = {
+    "app": 1.0,
+    "guard": 0.35,  # a deliberate raise nearest the raise: the caller likely passed the bad value
+    "wrapper": 0.15,  # a small function that only hands its arguments on to the guard
+    "helper": 0.45,  # shared utility code, called from everywhere, rarely the cause
+    "test": 0.25,  # test code (tests/, test_*.py, *_test.go, *.spec.js)
+}
+_WRAPPER_MAX_LINES = 8
+
+
+@dataclass(frozen=True, slots=True)
+class FrameFacts:
+    """What the role of one in-app frame is decided from."""
+
+    path: str
+    source: str  # the frame's line at the revision
+    function: str | None
+    scope_lines: int | None  # the enclosing function's length, when known
 
 
 def is_helper_path(path: str) -> bool:
@@ -31,12 +54,44 @@ def is_deliberate_raise(source_line: str) -> bool:
     return bool(_DELIBERATE_RAISE.match(source_line))
 
 
-def frame_role(path: str, source_line: str, nearest_raise: bool) -> FrameRole:
-    """How much a frame's own code is likely to hold the cause, as a role the ranking weighs."""
-    if is_test_path(path):
-        return "test"
-    if nearest_raise and is_deliberate_raise(source_line):
-        return "guard"
-    if is_helper_path(path):
-        return "helper"
-    return "app"
+def is_pass_through(frame: FrameFacts, callee: str | None) -> bool:
+    """A small function whose failing line just returns the callee's result: it hands its arguments on."""
+    if not callee or frame.scope_lines is None or frame.scope_lines > _WRAPPER_MAX_LINES:
+        return False
+    name = callee.rsplit(".", 1)[-1]
+    return bool(re.match(rf"^\s*return\s+[\w.]*\b{re.escape(name)}\(", frame.source))
+
+
+def assign_roles(frames: list[FrameFacts]) -> list[FrameRole]:
+    """Roles for one exception's in-app frames, nearest the raise first.
+
+    Helper code is only set apart from application code when the stack has both: when every frame is a helper,
+    the distinction says nothing.
+    """
+    roles: list[FrameRole] = []
+    for index, frame in enumerate(frames):
+        if is_test_path(frame.path):
+            roles.append("test")
+        elif index == 0 and is_deliberate_raise(frame.source):
+            roles.append("guard")
+        elif index and roles[-1] in ("guard", "wrapper") and is_pass_through(frame, frames[index - 1].function):
+            roles.append("wrapper")
+        else:
+            roles.append("helper" if is_helper_path(frame.path) else "app")
+    if "app" not in roles:
+        roles = ["app" if role == "helper" else role for role in roles]
+    return roles
+
+
+def depths(roles: list[FrameRole]) -> list[int]:
+    """Per frame, the number of application frames between it and the raise."""
+    out, seen = [], 0
+    for role in roles:
+        out.append(seen)
+        seen += role == "app"
+    return out
+
+
+def frame_weight(depth: int, role: str) -> float:
+    """How much a frame's lines count: the nearest application frame 1.0, callers and other roles less."""
+    return CALLER_DECAY**depth * ROLE_WEIGHT[role]

@@ -1,7 +1,8 @@
 """Choose the code location: the frame that best explains the failure.
 
-Normally the in-app frame nearest the raise in the exception that was finally raised; frames in test code
-give way to application frames, and when the raised exception has no in-app frame its causes are searched.
+With blame, the frame the ranking weighs most (linkers/codekind.py): normally the application frame nearest the
+raise, but the caller when the raise is a deliberate one, and application code before helpers and tests.
+Without blame, the in-app frame nearest the raise in the exception finally raised, test code last.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Self
 from incidentbot.models import CodeLocation, Evidence, Frame
 from incidentbot.repo import RepoView
 from incidentbot.settings import Settings
-from linkers.codekind import is_test_path
+from linkers.codekind import frame_weight, is_test_path
 
 
 
@@ -24,13 +25,27 @@ class LocationFinder:
         return cls()
 
     def link(self, evidence: Evidence, repo: RepoView) -> Evidence:
-        location = best_location(evidence)
+        location = weighted_location(evidence) or best_location(evidence)
         if location is None:
             return evidence
         if evidence.remote_url and evidence.revision:
             url = f"{evidence.remote_url}/blob/{evidence.revision}/{location.path}#L{location.line}"
             location = replace(location, url=url)
         return replace(evidence, location=location)
+
+
+def weighted_location(evidence: Evidence) -> CodeLocation | None:
+    """The blamed frame with the highest weight; ties go to the raised exception, then nearer the raise."""
+    if not evidence.blame:
+        return None
+    best = max(
+        evidence.blame,
+        key=lambda b: (round(frame_weight(b.depth, b.role), 6), b.exception_index, b.frame_index),
+    )
+    frame = evidence.trace.exceptions[best.exception_index].frames[best.frame_index]
+    if frame.repo_path is None or frame.repo_line is None:
+        return None
+    return CodeLocation(frame.repo_path, frame.repo_line, frame.function, best.exception_index, best.frame_index)
 
 
 def best_location(evidence: Evidence) -> CodeLocation | None:

@@ -21,22 +21,15 @@ from typing import Self
 from incidentbot.models import CommitInfo, Evidence, LineBlame, SuspectCommit
 from incidentbot.repo import RepoView
 from incidentbot.settings import Ranking, Settings
+from linkers.codekind import frame_weight
 
 # Where a blamed line sits relative to its frame's line.
 EXACT_LINE = 1.0
 NEAR_LINE = 0.45  # at distance 1, falling linearly to about a third of it at the window's edge
 IN_FUNCTION = 0.22  # elsewhere in the frame's enclosing function
-# Which frame the line belongs to.
-CALLER_DECAY = 0.6  # each caller counts this much of its callee
-# What the frame's code is (linkers/codekind.py decides): application code counts fully.
-ROLE = {
-    "app": 1.0,
-    "guard": 0.35,  # a deliberate raise nearest the raise: the caller likely passed the bad value
-    "helper": 0.45,  # shared utility code, called from everywhere, rarely the cause
-    "test": 0.25,  # test code (tests/, test_*.py, *_test.go, *.spec.js)
-}
 _ROLE_NOTE = {
     "guard": " (a deliberate raise: the bad value more likely came from a caller)",
+    "wrapper": " (a small wrapper that hands its arguments on)",
     "helper": " (shared helper code)",
     "test": " [test code]",
 }
@@ -149,7 +142,7 @@ def _line_weight(line: LineBlame) -> tuple[float, str]:
         position, text = IN_FUNCTION, f"changed {where}{function}, the failing function"
     else:
         position, text = NEAR_LINE / 3, f"changed {where} near the failing line"
-    frame = CALLER_DECAY**line.depth * ROLE[line.role]
+    frame = frame_weight(line.depth, line.role)
     if line.role in _ROLE_NOTE:
         text += _ROLE_NOTE[line.role]
     elif line.depth == 0:
