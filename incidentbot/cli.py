@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +36,18 @@ def main() -> None:
 @main.command(epilog=TRIAGE_EXAMPLES)
 @click.argument("source", default="-", metavar="INPUT")
 @click.option("--repo", type=click.Path(path_type=Path), help="The git checkout of the code that failed. [default: .]")
-@click.option("--rev", help="The commit that was running (default: the trace's release, else the last commit before first-seen).")
+@click.option(
+    "--rev",
+    help="The commit that was running (default: the trace's release, else the last commit before first-seen).",
+)
 @click.option("--first-seen", help="When the error was first seen, ISO 8601 (default: the trace's, else now).")
 @click.option("--release-range", help="The deploy that shipped the error, as OLD..NEW refs.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["console", "markdown", "json"]), default="console", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["console", "markdown", "json"]),
+    default="console",
+    show_default=True,
 )
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--color/--no-color", default=None, help="Colour the console report (default: only on a terminal).")
@@ -118,7 +125,7 @@ def _parse_time(text: str) -> datetime:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError as exc:
         raise click.BadParameter(f"not an ISO 8601 time: {text!r} (e.g. 2024-05-01T12:00:00Z)") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _configure_logging(debug: bool) -> None:
@@ -130,6 +137,3 @@ def _configure_logging(debug: bool) -> None:
     if not debug:
         # Linker failures are reported as warnings in the report itself.
         logging.getLogger("incidentbot.pipeline").setLevel(logging.CRITICAL)
-
-
-

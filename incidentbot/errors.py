@@ -1,14 +1,14 @@
 """The exception tree. The CLI prints ``Error: <message>`` and ``Hint: <hint>`` and never a traceback.
 
-    IncidentbotError(message, hint)   base; exit 1 at run time
-    ├── ConfigError                   missing or invalid setting (exit 2)
-    ├── InputError                    unreadable or oversized input (exit 2)
-    ├── SourceError                   a source (Sentry API, webhook) failed
-    ├── ParseError                    no parser recognised the trace (exit 2)
-    ├── LinkError                     repository missing, shallow, ref or path not found (exit 2)
-    ├── DraftError                    the LLM failed after retries
-    └── ReportError                   a destination rejected the post
-    Unavailable                       a plugin cannot run here (not a failure unless the user asked for it)
+IncidentbotError(message, hint)   base; exit 1 at run time
+├── ConfigError                   missing or invalid setting (exit 2)
+├── InputError                    unreadable or oversized input (exit 2)
+├── SourceError                   a source (Sentry API, webhook) failed
+├── ParseError                    no parser recognised the trace (exit 2)
+├── LinkError                     repository missing, shallow, ref or path not found (exit 2)
+├── DraftError                    the LLM failed after retries
+└── ReportError                   a destination rejected the post
+Unavailable                       a plugin cannot run here (not a failure unless the user asked for it)
 """
 
 from __future__ import annotations

@@ -90,9 +90,7 @@ class Trace:
 
     def all_frames(self) -> tuple[tuple[int, int, Frame], ...]:
         """Every frame of every exception as (exception index, frame index, frame)."""
-        return tuple(
-            (ei, fi, frame) for ei, exc in enumerate(self.exceptions) for fi, frame in enumerate(exc.frames)
-        )
+        return tuple((ei, fi, frame) for ei, exc in enumerate(self.exceptions) for fi, frame in enumerate(exc.frames))
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,11 +160,14 @@ class SuspectCommit:
     reasons: tuple[str, ...]
 
 
+OwnerSource = Literal["codeowners", "suspect-author", "line-author"]
+
+
 @dataclass(frozen=True, slots=True)
 class Owner:
     """A person or team who owns the failing code, and why we think so."""
 
-    source: Literal["codeowners", "suspect-author", "line-author"]
+    source: OwnerSource
     reason: str
     person: Person | None = None
     team: str | None = None  # a CODEOWNERS handle such as @org/team

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,7 +38,7 @@ def triage(
 
 def link(trace: Trace, settings: Settings, *, now: datetime | None = None) -> Evidence:
     """Scrub the trace, then run the configured linkers over it in order."""
-    now = now or datetime.now(tz=timezone.utc)
+    now = now or datetime.now(tz=UTC)
     if settings.first_seen is not None:
         trace = replace(trace, first_seen=_aware(settings.first_seen))
     trace, redactions = scrub_trace(trace, settings.redaction)
@@ -74,4 +74,4 @@ def open_repo(path: Path) -> RepoView:
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

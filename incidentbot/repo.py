@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -85,7 +85,7 @@ class RepoView:
 
     def commit_time(self, sha: str) -> datetime:
         out = str(self.git.show("-s", "--format=%ct", sha)).strip()
-        return datetime.fromtimestamp(int(out), tz=timezone.utc)
+        return datetime.fromtimestamp(int(out), tz=UTC)
 
     # ---- files -----------------------------------------------------------------------------------------
     def tracked_files(self, rev: str) -> tuple[str, ...]:

@@ -77,7 +77,8 @@ def _parse_range(repo: RepoView, text: str | None) -> tuple[str, str] | None:
     old_sha, new_sha = repo.resolve(old.strip()), repo.resolve(new.strip() or "HEAD")
     if not sep or old_sha is None or new_sha is None:
         raise LinkError(
-            f"release range not found: {text}", "pass --release-range OLD..NEW with two refs of this repository"
+            f"release range not found: {text}",
+            "pass --release-range OLD..NEW with two refs of this repository",
         )
     return old_sha, new_sha
 

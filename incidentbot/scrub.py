@@ -17,14 +17,44 @@ from incidentbot.settings import Redaction
 
 #: Words that make a variable, header, query or JSON key secret: ``db_password``, ``X-Api-Key``, ``authToken``.
 SENSITIVE_KEYS = (
-    "password", "passwd", "pwd", "pass", "secret", "token", "apikey", "api_key", "accesskey", "access_key",
-    "privatekey", "private_key", "authorization", "auth", "cookie", "session", "sessionid", "csrf", "xsrf",
-    "credential", "signature", "sig", "ssn", "cvv", "pin", "dsn", "jwt", "bearer", "cardnumber", "card_number",
+    "password",
+    "passwd",
+    "pwd",
+    "pass",
+    "secret",
+    "token",
+    "apikey",
+    "api_key",
+    "accesskey",
+    "access_key",
+    "privatekey",
+    "private_key",
+    "authorization",
+    "auth",
+    "cookie",
+    "session",
+    "sessionid",
+    "csrf",
+    "xsrf",
+    "credential",
+    "signature",
+    "sig",
+    "ssn",
+    "cvv",
+    "pin",
+    "dsn",
+    "jwt",
+    "bearer",
+    "cardnumber",
+    "card_number",
 )
 
 #: Provider tokens and key material, by kind.
 SECRET_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("private-key", r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----[\s\S]{0,20000}?-----END [A-Z ]{0,40}PRIVATE KEY-----"),
+    (
+        "private-key",
+        r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----[\s\S]{0,20000}?-----END [A-Z ]{0,40}PRIVATE KEY-----",
+    ),
     ("aws-key-id", r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[0-9A-Z]{16}\b"),
     ("gcp-api-key", r"\bAIza[0-9A-Za-z_\-]{35}\b"),
     ("azure-key", r"AccountKey=[A-Za-z0-9+/=]{20,200}"),
@@ -44,11 +74,19 @@ SECRET_PATTERNS: tuple[tuple[str, str], ...] = (
 )
 #: Personal data, by kind.
 PII_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("email", r"\b[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}\b"),
-    ("ipv4", r"\b(?!127\.0\.0\.1\b|0\.0\.0\.0\b)(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}\b"),
+    (
+        "email",
+        r"\b[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}\b",
+    ),
+    (
+        "ipv4",
+        r"\b(?!127\.0\.0\.1\b|0\.0\.0\.0\b)(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}\b",
+    ),
 )
 _CARD = re.compile(r"\b\d(?:[ \-]?\d){12,18}\b")
-_URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^:/?#@\s]{1,200}:)(?P<secret>[^@/\s]{1,200})(?=@)")
+_URL_PASSWORD = re.compile(
+    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^:/?#@\s]{1,200}:)(?P<secret>[^@/\s]{1,200})(?=@)"
+)
 _HEADER_LINE = re.compile(
     r"(?P<head>\b(?:Authorization|Proxy-Authorization|Cookie|Set-Cookie|X-Api-Key|X-Auth-Token)\s*[:=]\s*)"
     r"(?P<secret>[^\n\r]{1,2000})",

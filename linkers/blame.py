@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Self
 
 import git
@@ -52,9 +52,9 @@ class BlameTarget:
 
     def lines(self) -> range:
         lo, hi = self.line - self.window, self.line + self.window
-        if self.scope is not None and self.depth < _SCOPE_DEPTH and self.role != "test":
-            if self.scope.end - self.scope.start < _MAX_SCOPE_LINES:
-                lo, hi = min(lo, self.scope.start), max(hi, self.scope.end)
+        scope = self.scope
+        if scope and self.depth < _SCOPE_DEPTH and self.role != "test" and scope.end - scope.start < _MAX_SCOPE_LINES:
+            lo, hi = min(lo, scope.start), max(hi, scope.end)
         return range(max(1, lo), hi + 1)
 
 
@@ -249,9 +249,9 @@ def _meta_from_fields(meta: dict[str, str]) -> _CommitMeta:
 
 def _epoch(value: str | None) -> datetime:
     try:
-        return datetime.fromtimestamp(int(value or 0), tz=timezone.utc)
+        return datetime.fromtimestamp(int(value or 0), tz=UTC)
     except (ValueError, OverflowError):
-        return datetime.fromtimestamp(0, tz=timezone.utc)
+        return datetime.fromtimestamp(0, tz=UTC)
 
 
 def normalise_code(text: str) -> str:

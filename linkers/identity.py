@@ -15,7 +15,10 @@ import git
 from incidentbot.models import Person
 from incidentbot.repo import RepoView
 
-_NOREPLY = re.compile(r"^(?:\d+\+)?(?P<login>[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})@users\.noreply\.github\.com$", re.I)
+_NOREPLY = re.compile(
+    r"^(?:\d+\+)?(?P<login>[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})@users\.noreply\.github\.com$",
+    re.I,
+)
 _MAILMAP_LINE = re.compile(r"^(?P<name>.*?)\s*<(?P<email>[^>]*)>$")
 
 
@@ -47,6 +50,12 @@ def canonical_people(repo: RepoView, people: Sequence[Person]) -> list[Person]:
         if match is None:
             canonical.append(person)
             continue
-        canonical.append(Person(name=match["name"] or person.name, email=match["email"] or person.email,
-                                github_login=person.github_login, slack_id=person.slack_id))
+        canonical.append(
+            Person(
+                name=match["name"] or person.name,
+                email=match["email"] or person.email,
+                github_login=person.github_login,
+                slack_id=person.slack_id,
+            )
+        )
     return canonical

@@ -16,7 +16,6 @@ from incidentbot.settings import Settings
 from linkers.codekind import frame_weight, is_test_path
 
 
-
 class LocationFinder:
     name = "location"
 

@@ -12,7 +12,7 @@ from typing import Self
 
 from codeowners import CodeOwners
 
-from incidentbot.models import CommitInfo, Evidence, LineBlame, Owner, Person
+from incidentbot.models import CommitInfo, Evidence, LineBlame, Owner, OwnerSource, Person
 from incidentbot.repo import RepoView
 from incidentbot.settings import Settings
 from linkers.identity import canonical_people, github_login
@@ -39,7 +39,7 @@ class OwnerFinder:
         return replace(evidence, owners=_dedupe(owners), warnings=evidence.warnings + tuple(warnings))
 
     def _authors(self, evidence: Evidence, repo: RepoView) -> list[Owner]:
-        found: list[tuple[Person, str, str]] = []
+        found: list[tuple[Person, OwnerSource, str]] = []
         if evidence.suspects:
             top = evidence.suspects[0]
             found.append((top.author, "suspect-author", f"wrote the top suspect {top.sha[:7]} (score {top.score:.2f})"))
@@ -49,8 +49,11 @@ class OwnerFinder:
             found.append((commit.author, "line-author", f"last changed {line.path}:{line.line} in {commit.sha[:7]}"))
         people = canonical_people(repo, [person for person, _, _ in found])
         return [
-            Owner(source=source, reason=reason,  # type: ignore[arg-type]
-                  person=replace(person, github_login=person.github_login or github_login(person.email, self.logins)))
+            Owner(
+                source=source,
+                reason=reason,
+                person=replace(person, github_login=person.github_login or github_login(person.email, self.logins)),
+            )
             for person, (_, source, reason) in zip(people, found, strict=True)
         ]
 
@@ -84,9 +87,13 @@ def _latest_line_commit(evidence: Evidence) -> tuple[CommitInfo, LineBlame] | No
     assert location is not None
     commits = {c.sha: c for c in evidence.commits}
     lines = [
-        b for b in evidence.blame
-        if b.exception_index == location.exception_index and b.frame_index == location.frame_index
-        and b.line == b.frame_line and not b.cosmetic and b.sha in commits
+        b
+        for b in evidence.blame
+        if b.exception_index == location.exception_index
+        and b.frame_index == location.frame_index
+        and b.line == b.frame_line
+        and not b.cosmetic
+        and b.sha in commits
     ]
     if not lines:
         return None

@@ -118,7 +118,7 @@ class PathMapper:
         for mapping in self.mappings:
             root = normalise(mapping.stack_root)
             if root and path.startswith(root):
-                candidate = posixpath.normpath(posixpath.join(mapping.source_root, path[len(root):].lstrip("/")))
+                candidate = posixpath.normpath(posixpath.join(mapping.source_root, path[len(root) :].lstrip("/")))
                 if candidate in tracked:
                     return candidate
         if self._foreign(path, index) or self._jvm(frame):
@@ -142,7 +142,7 @@ class PathMapper:
         match = _THIRD_PARTY.search(path)
         if not match:
             return False
-        package = path[match.end():].split("/", 1)[0]
+        package = path[match.end() :].split("/", 1)[0]
         own = package in index.top_level or any(package == inc.split(".")[0] for inc in self.include)
         return not own
 

@@ -20,8 +20,25 @@ _BRACE_HEADER = re.compile(
     r"|(?P<method>(?!if\b|for\b|while\b|switch\b|catch\b|return\b)\w+)\s*\([^;]*\)\s*\{)"
 )
 _RUBY_DEF = re.compile(r"^(?P<indent>\s*)def\s+(?:self\.)?(?P<name>[\w?!=]+)")
-_BRACE_SUFFIXES = (".js", ".jsx", ".ts", ".tsx", ".mjs", ".cjs", ".java", ".kt", ".go", ".c", ".cc", ".cpp", ".cs",
-                   ".swift", ".scala", ".rs", ".php")
+_BRACE_SUFFIXES = (
+    ".js",
+    ".jsx",
+    ".ts",
+    ".tsx",
+    ".mjs",
+    ".cjs",
+    ".java",
+    ".kt",
+    ".go",
+    ".c",
+    ".cc",
+    ".cpp",
+    ".cs",
+    ".swift",
+    ".scala",
+    ".rs",
+    ".php",
+)
 _MAX_HEADER_DISTANCE = 400
 _MAX_HEADER_CHARS = 300
 

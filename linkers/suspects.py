@@ -15,7 +15,7 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Self
 
 from incidentbot.models import CommitInfo, Evidence, LineBlame, SuspectCommit
@@ -89,7 +89,7 @@ class SuspectRanker:
     def link(self, evidence: Evidence, repo: RepoView) -> Evidence:
         if not evidence.blame:
             return evidence
-        first_seen = evidence.trace.first_seen or datetime.now(tz=timezone.utc)
+        first_seen = evidence.trace.first_seen or datetime.now(tz=UTC)
         commits = {c.sha: c for c in evidence.commits}
         cases, newer = _collect(evidence.blame, commits, first_seen)
         shortlist = sorted(cases.values(), key=lambda c: -c.strength())[: max(12, self.ranking.max_suspects * 2)]
@@ -137,7 +137,10 @@ def _line_weight(line: LineBlame) -> tuple[float, str]:
     if distance == 0:
         position, text = EXACT_LINE, f"last changed the failing line {where}{function}"
     elif distance <= 3:
-        position, text = NEAR_LINE * (1.0 - (distance - 1) / 4.5), f"changed {where}, {distance} line(s) from the failing line"
+        position, text = (
+            NEAR_LINE * (1.0 - (distance - 1) / 4.5),
+            f"changed {where}, {distance} line(s) from the failing line",
+        )
     elif line.in_function:
         position, text = IN_FUNCTION, f"changed {where}{function}, the failing function"
     else:
@@ -226,9 +229,7 @@ def _with_facts(
     out = dict(commits)
     for sha, (parents, files, added, deleted) in facts.items():
         if sha in out:
-            out[sha] = replace(
-                out[sha], parents=parents, files_changed=files, lines_added=added, lines_deleted=deleted
-            )
+            out[sha] = replace(out[sha], parents=parents, files_changed=files, lines_added=added, lines_deleted=deleted)
     return out
 
 

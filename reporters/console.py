@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.text import Text
@@ -18,10 +18,17 @@ class ConsoleReporter:
     name = "console"
 
     def render(self, report: Report, color: bool = False, now: datetime | None = None) -> str:
-        now = now or datetime.now(tz=timezone.utc)
+        now = now or datetime.now(tz=UTC)
         buffer = io.StringIO()
-        console = Console(file=buffer, force_terminal=color, no_color=not color, width=WIDTH, highlight=False,
-                          emoji=False, markup=False)
+        console = Console(
+            file=buffer,
+            force_terminal=color,
+            no_color=not color,
+            width=WIDTH,
+            highlight=False,
+            emoji=False,
+            markup=False,
+        )
         for renderable in _sections(report.evidence, report.title, now):
             console.print(renderable)
         return buffer.getvalue()
@@ -38,8 +45,12 @@ def _sections(evidence: Evidence, title: str, now: datetime) -> list[Text]:
         out.append(Text("Warnings", style="bold yellow"))
         out += [Text(f"  ! {w}", style="yellow") for w in evidence.warnings]
     footer = f"revision {(evidence.revision or 'unknown')[:12]} ({evidence.revision_reason or ''})"
-    out.append(Text(f"{footer} · {evidence.redactions} value(s) redacted · fingerprint {evidence.fingerprint[:12]}",
-                    style="dim"))
+    out.append(
+        Text(
+            f"{footer} · {evidence.redactions} value(s) redacted · fingerprint {evidence.fingerprint[:12]}",
+            style="dim",
+        )
+    )
     return out
 
 

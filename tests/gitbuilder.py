@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -50,7 +50,9 @@ class GitRepoBuilder:
             path.write_text(text)
             self.git("add", "--", rel)
 
-    def commit(self, message: str, author: Author, when: str, files: dict[str, str | None] | None = None) -> str:
+    def commit(
+        self, message: str, author: Author, when: str, files: dict[str, str | None] | None = None
+    ) -> str:
         """Commit ``files`` (path → text, None deletes) as ``author`` at ISO time ``when``; return the sha."""
         if files:
             self.write(files)
@@ -87,5 +89,5 @@ class GitRepoBuilder:
 def _git_date(when: str) -> str:
     moment = datetime.fromisoformat(when)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return f"{int(moment.timestamp())} +0000"

@@ -69,7 +69,14 @@ def test_triage_json_names_culprit_location_and_owner(shop: ShopHistory, tmp_pat
 
 def test_stdin_and_markdown(shop: ShopHistory) -> None:
     done = _run(
-        "triage", "-", "--repo", str(shop.builder.root), "--first-seen", FIRST_SEEN, "--format", "markdown",
+        "triage",
+        "-",
+        "--repo",
+        str(shop.builder.root),
+        "--first-seen",
+        FIRST_SEEN,
+        "--format",
+        "markdown",
         input=_traceback(shop.builder.root),
     )
     assert done.returncode == 0, done.stderr
@@ -104,12 +111,22 @@ def test_a_file_moved_after_the_release_is_found_at_the_release(shop: ShopHistor
 def test_secrets_in_the_trace_never_reach_the_output(shop: ShopHistory, tmp_path: Path) -> None:
     token = "ghp_" + "A1b2C3d4" * 4 + "Zz9Y"
     text = _traceback(shop.builder.root).replace(
-        "ZeroDivisionError: division by zero", f"ZeroDivisionError: bad token {token} for jane.doe@example.org"
+        "ZeroDivisionError: division by zero",
+        f"ZeroDivisionError: bad token {token} for jane.doe@example.org",
     )
     trace = tmp_path / "trace.txt"
     trace.write_text(text)
     for fmt in ("json", "markdown", "console"):
-        done = _run("triage", str(trace), "--repo", str(shop.builder.root), "--first-seen", FIRST_SEEN, "--format", fmt)
+        done = _run(
+            "triage",
+            str(trace),
+            "--repo",
+            str(shop.builder.root),
+            "--first-seen",
+            FIRST_SEEN,
+            "--format",
+            fmt,
+        )
         assert done.returncode == 0, done.stderr
         assert token not in done.stdout and "jane.doe@example.org" not in done.stdout
     report = json.loads(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from incidentbot.repo import RepoView
 from incidentbot.revision import choose_revision
 from tests.gitbuilder import ALICE, BOB, GitRepoBuilder
 
-NOW = datetime(2025, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def _trace(release: str | None = None, first_seen: datetime | None = None) -> Trace:
@@ -56,7 +56,7 @@ def test_release_as_sha(three: tuple[RepoView, list[str]]) -> None:
 
 def test_first_seen_picks_the_last_commit_before_it(three: tuple[RepoView, list[str]]) -> None:
     repo, shas = three
-    seen = datetime(2024, 2, 15, tzinfo=timezone.utc)
+    seen = datetime(2024, 2, 15, tzinfo=UTC)
     chosen = choose_revision(repo, _trace(release="not-a-ref", first_seen=seen), None, NOW)
     assert chosen.sha == shas[1]
     assert "first-seen" in chosen.reason
@@ -67,9 +67,11 @@ def test_no_first_seen_means_now(three: tuple[RepoView, list[str]]) -> None:
     assert choose_revision(repo, _trace(), None, NOW).sha == shas[2]
 
 
-def test_first_seen_before_all_history_falls_back_to_head_with_a_warning(three: tuple[RepoView, list[str]]) -> None:
+def test_first_seen_before_all_history_falls_back_to_head_with_a_warning(
+    three: tuple[RepoView, list[str]],
+) -> None:
     repo, shas = three
-    chosen = choose_revision(repo, _trace(first_seen=datetime(2000, 1, 1, tzinfo=timezone.utc)), None, NOW)
+    chosen = choose_revision(repo, _trace(first_seen=datetime(2000, 1, 1, tzinfo=UTC)), None, NOW)
     assert chosen.sha == shas[2]
     assert chosen.warnings
 
@@ -101,7 +103,9 @@ def test_shallow_clone_is_refused_with_the_fix(three: tuple[RepoView, list[str]]
     repo, _ = three
     shallow = tmp_path / "shallow"
     subprocess.run(
-        ["git", "clone", "-q", "--depth", "1", f"file://{repo.root}", str(shallow)], check=True, capture_output=True
+        ["git", "clone", "-q", "--depth", "1", f"file://{repo.root}", str(shallow)],
+        check=True,
+        capture_output=True,
     )
     with pytest.raises(LinkError, match="shallow clone") as info:
         choose_revision(RepoView(shallow), _trace(), None, NOW)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from incidentbot.models import Evidence, Report, Trace
 from incidentbot.prompting import environment
@@ -12,20 +12,24 @@ TITLE_MESSAGE_CHARS = 80
 
 
 def draft_report(evidence: Evidence, now: datetime | None = None) -> Report:
-    now = now or datetime.now(tz=timezone.utc)
-    body = environment().get_template("report.md.j2").render(
-        exception=evidence.trace.primary,
-        message_line=_first_line(evidence.trace.message, 300),
-        location=evidence.location,
-        revision=evidence.revision,
-        revision_reason=evidence.revision_reason or "",
-        suspects=evidence.suspects,
-        owners=evidence.owners,
-        frames=[f for exc in evidence.trace.exceptions for f in exc.frames][-40:],
-        trace_text=trace_text(evidence.trace),
-        warnings=evidence.warnings,
-        redactions=evidence.redactions,
-        now=now,
+    now = now or datetime.now(tz=UTC)
+    body = (
+        environment()
+        .get_template("report.md.j2")
+        .render(
+            exception=evidence.trace.primary,
+            message_line=_first_line(evidence.trace.message, 300),
+            location=evidence.location,
+            revision=evidence.revision,
+            revision_reason=evidence.revision_reason or "",
+            suspects=evidence.suspects,
+            owners=evidence.owners,
+            frames=[f for exc in evidence.trace.exceptions for f in exc.frames][-40:],
+            trace_text=trace_text(evidence.trace),
+            warnings=evidence.warnings,
+            redactions=evidence.redactions,
+            now=now,
+        )
     )
     return Report(title=title(evidence), summary_md=summary(evidence), body_md=body, evidence=evidence)
 

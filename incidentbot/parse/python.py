@@ -73,7 +73,7 @@ def _strip_prefixes(lines: list[str]) -> list[str]:
         if prefix is not None:
             match = prefix.match(line)
             if match:
-                line = line[match.end():]
+                line = line[match.end() :]
         out.append(_strip_group_margin(line))
     return out
 

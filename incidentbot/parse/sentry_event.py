@@ -9,15 +9,21 @@ are skipped with a warning, never a crash.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from incidentbot.models import ExceptionInfo, Frame, Trace
 from incidentbot.settings import Limits
 
 _MAX_VAR_CHARS = 500
-_PLATFORMS = {"python": "python", "javascript": "javascript", "node": "javascript", "java": "java",
-              "go": "go", "ruby": "ruby"}
+_PLATFORMS = {
+    "python": "python",
+    "javascript": "javascript",
+    "node": "javascript",
+    "java": "java",
+    "go": "go",
+    "ruby": "ruby",
+}
 
 
 def looks_like_event(data: object) -> bool:
@@ -76,7 +82,13 @@ def _exception_values(data: dict[str, Any], warnings: list[str]) -> list[Any]:
         crashed = [t for t in threads if isinstance(t, dict) and (t.get("crashed") or t.get("current"))]
         for thread in crashed or threads[:1]:
             if isinstance(thread, dict):
-                return [{"type": "ThreadStack", "value": str(thread.get("name") or ""), "stacktrace": thread.get("stacktrace")}]
+                return [
+                    {
+                        "type": "ThreadStack",
+                        "value": str(thread.get("name") or ""),
+                        "stacktrace": thread.get("stacktrace"),
+                    }
+                ]
     if exception is not None:
         warnings.append("the event's exception has an unexpected shape; it was skipped")
     return []
@@ -91,7 +103,7 @@ def _exception(value: Any, limits: Limits, warnings: list[str]) -> ExceptionInfo
     frames = [f for f in (_frame(r) for r in (raw_frames if isinstance(raw_frames, list) else [])) if f]
     if len(frames) > limits.max_frames:
         warnings.append(f"{len(frames)} frames: kept the {limits.max_frames} nearest the raise")
-        frames = frames[-limits.max_frames:]
+        frames = frames[-limits.max_frames :]
     return ExceptionInfo(
         type=_text(value.get("type")) or "Error",
         value=_text(value.get("value")) or "",
@@ -183,10 +195,10 @@ def _int(value: Any) -> int | None:
 def _time(value: Any) -> datetime | None:
     try:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return datetime.fromtimestamp(float(value), tz=timezone.utc)
+            return datetime.fromtimestamp(float(value), tz=UTC)
         if isinstance(value, str) and value:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     except (ValueError, OverflowError, OSError):
         return None
     return None

@@ -13,13 +13,18 @@ from incidentbot.models import ExceptionInfo, Frame, Trace
 from incidentbot.settings import Limits
 
 # ---- JavaScript ------------------------------------------------------------------------------------------
-_V8_FRAME = re.compile(r"^\s*at (?:(?:async |new )?(?P<func>[^()]+?) \()?(?P<loc>[^()]+?):(?P<line>\d+)(?::(?P<col>\d+))?\)?\s*$")
+_V8_FRAME = re.compile(
+    r"^\s*at (?:(?:async |new )?(?P<func>[^()]+?) \()?(?P<loc>[^()]+?):(?P<line>\d+)(?::(?P<col>\d+))?\)?\s*$"
+)
 _GECKO_FRAME = re.compile(r"^\s*(?P<func>[^@\s]*)@(?P<loc>.+?):(?P<line>\d+)(?::(?P<col>\d+))?\s*$")
-_JS_ERROR = re.compile(r"^\s*(?:Uncaught )?(?:\[cause\]: )?(?P<type>[A-Z]\w*(?:Error|Exception)|Error)(?: \[\w+\])?(?::\s?(?P<msg>.*))?$")
+_JS_ERROR = re.compile(
+    r"^\s*(?:Uncaught )?(?:\[cause\]: )?(?P<type>[A-Z]\w*(?:Error|Exception)|Error)(?: \[\w+\])?(?::\s?(?P<msg>.*))?$"
+)
 # ---- Java / Kotlin ---------------------------------------------------------------------------------------
 _JAVA_FRAME = re.compile(r"^\s*at (?P<cls>[\w$.<>/]+)\.(?P<meth>[\w$<>\-]+)\((?P<loc>[^)]*)\)")
 _JAVA_ERROR = re.compile(
-    r"^(?:Exception in thread \"[^\"]*\" |Caused by: |\s*Suppressed: )?(?P<type>[a-zA-Z_$][\w$]*(?:\.[\w$]+)+)(?::\s?(?P<msg>.*))?$"
+    r"^(?:Exception in thread \"[^\"]*\" |Caused by: |\s*Suppressed: )?"
+    r"(?P<type>[a-zA-Z_$][\w$]*(?:\.[\w$]+)+)(?::\s?(?P<msg>.*))?$"
 )
 _JAVA_MORE = re.compile(r"^\s*\.\.\. (\d+) (?:more|common frames omitted)\s*$")
 # ---- Go ----------------------------------------------------------------------------------------------------
@@ -28,7 +33,9 @@ _GO_GOROUTINE = re.compile(r"^goroutine \d+ \[[^\]]*\]:\s*$")
 _GO_FUNC = re.compile(r"^(?P<func>[\w./*()\-\[\]{}]+)\(.*\)\s*$")
 _GO_LOC = re.compile(r"^\s+(?P<path>\S+?):(?P<line>\d+)(?: \+0x[0-9a-f]+)?\s*$")
 # ---- Ruby --------------------------------------------------------------------------------------------------
-_RUBY_FIRST = re.compile(r"^(?P<path>[^:\s][^:]*):(?P<line>\d+):in [`'](?P<func>[^']*)': (?P<msg>.*) \((?P<type>[\w:]+)\)\s*$")
+_RUBY_FIRST = re.compile(
+    r"^(?P<path>[^:\s][^:]*):(?P<line>\d+):in [`'](?P<func>[^']*)': (?P<msg>.*) \((?P<type>[\w:]+)\)\s*$"
+)
 _RUBY_FROM = re.compile(r"^\s+from (?P<path>[^:]+):(?P<line>\d+):in [`'](?P<func>[^']*)'\s*$")
 
 
@@ -46,7 +53,9 @@ def parse_javascript(text: str, limits: Limits) -> Trace | None:
         elif frame and "://" not in (frame["func"] or "") and (current is not None or frame.re is _V8_FRAME):
             func = (frame["func"] or "").strip() or None
             func = None if func in ("<anonymous>", "") else func
-            frames.append(Frame(filename=frame["loc"], function=func, lineno=int(frame["line"]), colno=_opt(frame["col"])))
+            frames.append(
+                Frame(filename=frame["loc"], function=func, lineno=int(frame["line"]), colno=_opt(frame["col"]))
+            )
     if current is None and not frames:
         return None
     exceptions.append(_exc(current or ("Error", ""), frames))
@@ -64,7 +73,7 @@ def parse_java(text: str, limits: Limits) -> Trace | None:
         more = _JAVA_MORE.match(line)
         if more and len(blocks) > 1:
             # "... N more": the N outermost frames are those of the enclosing trace.
-            shared = blocks[0][1][-int(more.group(1)):] if int(more.group(1)) else []
+            shared = blocks[0][1][-int(more.group(1)) :] if int(more.group(1)) else []
             blocks[-1][1].extend(shared)
             continue
         error = _JAVA_ERROR.match(line.strip()) if not line.startswith("\tat") else None

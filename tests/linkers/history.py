@@ -81,33 +81,46 @@ class ShopHistory:
 
 def build_shop(builder: GitRepoBuilder) -> ShopHistory:
     first = builder.commit(
-        "Add pricing and cart", ALICE, "2024-01-10T10:00:00",
+        "Add pricing and cart",
+        ALICE,
+        "2024-01-10T10:00:00",
         {"shop/__init__.py": "", "shop/pricing.py": PRICING_V1, "shop/cart.py": CART_V1},
     )
     builder.commit("Add inventory", BOB, "2024-02-01T10:00:00", {"shop/inventory.py": INVENTORY})
     pricing_fmt, cart_fmt = _reformat(PRICING_V1), _reformat(CART_V1)
     reformat = builder.commit(
-        "Apply black formatting", DAVE, "2024-03-01T10:00:00",
+        "Apply black formatting",
+        DAVE,
+        "2024-03-01T10:00:00",
         {"shop/pricing.py": pricing_fmt, "shop/cart.py": cart_fmt},
     )
     builder.git("checkout", "-q", "-b", "feature")
     feature = builder.commit(
-        "Add cart.clear", CAROL, "2024-03-05T10:00:00",
+        "Add cart.clear",
+        CAROL,
+        "2024-03-05T10:00:00",
         {"shop/cart.py": cart_fmt + "\n    def clear(self):\n        self.items = []\n"},
     )
     builder.git("checkout", "-q", "main")
     merge = builder.merge("feature", "Merge branch 'feature'", BOB, "2024-03-06T10:00:00")
-    buggy = builder.root.joinpath("shop/pricing.py").read_text().replace(
-        "total*(1 - discount)", "total / discount  # discount is a percentage now"
+    buggy = (
+        builder.root.joinpath("shop/pricing.py")
+        .read_text()
+        .replace("total*(1 - discount)", "total / discount  # discount is a percentage now")
     )
     culprit = builder.commit("Treat discounts as percentages", BOB, "2024-04-02T10:00:00", {"shop/pricing.py": buggy})
     builder.rename("shop/inventory.py", "shop/stock.py")
     rename = builder.commit("Rename inventory to stock", ALICE, "2024-04-03T10:00:00")
     bulk_files = {f"shop/generated/table_{i}.py": f"VALUE_{i} = {i}\n" for i in range(60)}
-    spaced = builder.root.joinpath("shop/pricing.py").read_text().replace("def tax(total):", "def tax(total, rate=0.2):")
+    spaced = (
+        builder.root.joinpath("shop/pricing.py").read_text().replace("def tax(total):", "def tax(total, rate=0.2):")
+    )
     bulk = builder.commit("Regenerate tables", DAVE, "2024-04-10T10:00:00", {**bulk_files, "shop/pricing.py": spaced})
     release = builder.commit(
-        "Ignore the table regeneration in blame", ALICE, "2024-04-11T10:00:00", {".git-blame-ignore-revs": f"{bulk}\n"}
+        "Ignore the table regeneration in blame",
+        ALICE,
+        "2024-04-11T10:00:00",
+        {".git-blame-ignore-revs": f"{bulk}\n"},
     )
     later = builder.root.joinpath("shop/pricing.py").read_text().replace("total / discount", "total / (discount or 1)")
     after = builder.commit("Guard zero discount", ALICE, "2024-05-01T10:00:00", {"shop/pricing.py": later})

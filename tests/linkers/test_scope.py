@@ -6,7 +6,7 @@ import pytest
 
 from linkers.scope import Scope, enclosing_scope
 
-PY = '''import functools
+PY = """import functools
 
 
 class Cart:
@@ -21,9 +21,9 @@ class Cart:
 
 
 handler = lambda x: x
-'''
+"""
 
-JS = '''export class Cart {
+JS = """export class Cart {
   total(items) {
     return items.reduce((a, b) => a + b, 0);
   }
@@ -39,9 +39,9 @@ function tax(total) {
   }
   return 0;
 }
-'''
+"""
 
-GO = '''package shop
+GO = """package shop
 
 func (c *Cart) Total() int {
 \tsum := 0
@@ -50,9 +50,9 @@ func (c *Cart) Total() int {
 \t}
 \treturn sum
 }
-'''
+"""
 
-JAVA = '''package com.shop;
+JAVA = """package com.shop;
 
 public class Cart {
     public int total(List<Integer> items) throws IOException {
@@ -60,9 +60,9 @@ public class Cart {
         return sum / items.size();
     }
 }
-'''
+"""
 
-RUBY = '''class Cart
+RUBY = """class Cart
   def total
     items.sum
   end
@@ -71,7 +71,7 @@ RUBY = '''class Cart
     items.empty?
   end
 end
-'''
+"""
 
 
 @pytest.mark.parametrize(

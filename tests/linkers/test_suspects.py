@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,7 +14,7 @@ from linkers.suspects import SuspectRanker
 from tests.gitbuilder import GitRepoBuilder
 from tests.linkers.history import ShopHistory, build_shop
 
-FIRST_SEEN = datetime(2024, 4, 12, 9, 0, tzinfo=timezone.utc)
+FIRST_SEEN = datetime(2024, 4, 12, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -40,7 +40,10 @@ def _evidence(repo: RepoView, rev: str, frames: list[tuple[str, str, str]], firs
         )
         for path, function, needle in frames
     )
-    trace = Trace(exceptions=(ExceptionInfo("ZeroDivisionError", "division by zero", frames=built),), first_seen=first_seen)
+    trace = Trace(
+        exceptions=(ExceptionInfo("ZeroDivisionError", "division by zero", frames=built),),
+        first_seen=first_seen,
+    )
     return Evidence(trace=trace, fingerprint="x", revision=rev)
 
 
@@ -70,7 +73,15 @@ def test_the_commit_that_wrote_the_failing_line_ranks_first(shop: ShopHistory) -
 def test_commits_after_first_seen_are_never_suspects(shop: ShopHistory) -> None:
     repo = RepoView(shop.builder.root)
     # Triaged against the newest commit (as with --rev HEAD), the later fix's commit is blamed but excluded.
-    ranked = _rank(_evidence(repo, shop.after_release, CRASH[:1] + [("shop/pricing.py", "apply_discount", "return total / (discount or 1)")], FIRST_SEEN), repo)
+    ranked = _rank(
+        _evidence(
+            repo,
+            shop.after_release,
+            CRASH[:1] + [("shop/pricing.py", "apply_discount", "return total / (discount or 1)")],
+            FIRST_SEEN,
+        ),
+        repo,
+    )
     assert shop.after_release not in {s.sha for s in ranked.suspects}
     assert any("newer than first-seen" in w for w in ranked.warnings)
 
