@@ -1,0 +1,36 @@
+# The two commands a newcomer runs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: venv demo test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "incidentbot needs Python 3.11 or newer: set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install -e ".[test]"
+	@touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	$(PY) examples/build_demo_repo.py examples/shop-repo
+	$(PY) examples/capture_event.py examples/shop-repo examples/demo-event.json
+	$(VENV)/bin/incidentbot triage examples/demo-event.json --repo examples/shop-repo
+
+test: venv
+	$(PY) -m pytest
+
+lint: venv
+	$(VENV)/bin/ruff check incidentbot linkers reporters tests benchmarks examples
+	$(VENV)/bin/ruff format --check incidentbot linkers reporters
+	$(VENV)/bin/mypy
+
+bench: venv
+	$(PIP) install -e ".[test,bench]"
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) examples/shop-repo examples/demo-event.json benchmarks/work build dist *.egg-info
