@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 
 import git
@@ -19,6 +18,7 @@ from incidentbot.errors import LinkError
 log = logging.getLogger(__name__)
 
 _REGULAR_FILE_MODES = {"100644", "100755"}
+_MAX_CACHED_REVISIONS = 8
 _GITHUB_REMOTE = re.compile(r"^(?:https://|ssh://git@|git@)github\.com[:/](?P<slug>[^/\s]+/[^/\s]+?)(?:\.git)?/?$")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _SHORTSTAT = re.compile(r"(\d+) (file|insertion|deletion)")
@@ -40,6 +40,7 @@ class RepoView:
         self.git = self.git_repo.git
         self._tracked: dict[str, tuple[str, ...]] = {}
         self._lines: dict[tuple[str, str], tuple[str, ...] | None] = {}
+        self._tracked_sets: dict[str, frozenset[str]] = {}
 
     # ---- revisions -------------------------------------------------------------------------------------
     def head(self) -> str | None:
@@ -103,11 +104,21 @@ class RepoView:
             if mode in _REGULAR_FILE_MODES:
                 files.append(name)
         result = tuple(files)
+        if len(self._tracked) >= _MAX_CACHED_REVISIONS:  # a daemon sees many revisions; keep memory flat
+            self._tracked.clear()
+            self._tracked_sets.clear()
         self._tracked[rev] = result
         return result
 
+    def tracked_set(self, rev: str) -> frozenset[str]:
+        """The tracked files at ``rev`` as a set (cached), for membership tests."""
+        cached = self._tracked_sets.get(rev)
+        if cached is None:
+            cached = self._tracked_sets[rev] = frozenset(self.tracked_files(rev))
+        return cached
+
     def is_tracked(self, path: str, rev: str) -> bool:
-        return path in _as_set(self.tracked_files(rev))
+        return path in self.tracked_set(rev)
 
     def read_text(self, path: str, rev: str) -> str | None:
         """The text of a tracked file at ``rev``, or None when it is not a tracked regular file."""
@@ -187,8 +198,3 @@ class RepoView:
             return None
         match = _GITHUB_REMOTE.match(url)
         return f"https://github.com/{match['slug']}" if match else None
-
-
-@lru_cache(maxsize=8)
-def _as_set(files: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(files)

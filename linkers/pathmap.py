@@ -59,7 +59,7 @@ class PathMapper:
         if rev is None:
             return evidence.with_warning("no revision: frames were not mapped to the repository")
         index = _index(repo, rev)
-        tracked = frozenset(repo.tracked_files(rev))
+        tracked = repo.tracked_set(rev)
         warnings: list[str] = []
         roots = self._learn_roots(evidence, index, tracked)
         exceptions = []
@@ -209,7 +209,9 @@ def _unmapped_in_app(exceptions: list[ExceptionInfo]) -> list[str]:
 
 
 @lru_cache(maxsize=8)
-def _index_for(files: tuple[str, ...]) -> _Index:
+def _index(repo: RepoView, rev: str) -> _Index:
+    """The index of the files tracked at ``rev``, built once per repository view and revision."""
+    files = repo.tracked_files(rev)
     by_name: dict[str, list[str]] = defaultdict(list)
     for path in files:
         by_name[path.rsplit("/", 1)[-1]].append(path)
@@ -218,6 +220,3 @@ def _index_for(files: tuple[str, ...]) -> _Index:
     )
     return _Index({k: tuple(v) for k, v in by_name.items()}, top_level)
 
-
-def _index(repo: RepoView, rev: str) -> _Index:
-    return _index_for(repo.tracked_files(rev))
