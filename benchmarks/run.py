@@ -1,0 +1,91 @@
+"""Run the benchmarks and write benchmarks/results.md: ``python benchmarks/run.py [--only accuracy|speed]
+[--quick] [--repos-dir DIR] [--cases DIR] [--repo PATH ...]`` (also ``make bench``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the project importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.accuracy import DEFAULT_CASES_DIR, Case, load_cases, run_accuracy  # noqa: E402
+from benchmarks.checkouts import PROJECT_ROOT, CheckoutError, checkout, clone_once, repos_dir  # noqa: E402
+from benchmarks.genrepo import GenParams, generate  # noqa: E402
+from benchmarks.report import accuracy_section, machine, speed_section  # noqa: E402
+from benchmarks.speed import SpeedResult, batch_traces, measure  # noqa: E402
+from benchmarks.synthtrace import SpotIndex, render  # noqa: E402
+
+log = logging.getLogger("benchmarks")
+RESULTS = PROJECT_ROOT / "benchmarks" / "results.md"
+TRACE_SEED = 30
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    repos = repos_dir(args.repos_dir)
+    cases = load_cases(args.cases)
+    lines = [
+        "# incidentbot benchmarks",
+        "",
+        *machine(),
+        f"- command: `{' '.join(['benchmarks/run.py', *sys.argv[1:]])}`",
+        "",
+    ]
+    if args.only in (None, "accuracy"):
+        lines += accuracy_section(run_accuracy(cases, repos))
+    if args.only in (None, "speed"):
+        lines += speed_section(_speed(args, cases, repos))
+    text = "\n".join(lines).rstrip() + "\n"
+    RESULTS.write_text(text)
+    print(text)
+    return 0
+
+
+def _speed(args: argparse.Namespace, cases: list[Case], repos: Path) -> list[SpeedResult]:
+    runs, batch_size, real_batch = (3, 50, 20) if args.quick else (10, 1000, 200)
+    generated = generate(GenParams())
+    trace = render(SpotIndex(generated).pick(random.Random(TRACE_SEED), 30))
+    results = [measure("generated", generated, trace, batch_traces(generated, batch_size, 1), runs)]
+    scrapy = _scrapy_checkout(cases, repos)
+    if scrapy is not None:
+        clone, case = scrapy
+        results.append(measure(f"scrapy at {case.id}", clone, case.trace, batch_traces(clone, real_batch, 2), runs))
+    for path in args.repo:
+        own = render(SpotIndex(path).pick(random.Random(TRACE_SEED), 30))
+        results.append(measure(path.name, path.resolve(), own, batch_traces(path, real_batch, 3), runs))
+    return results
+
+
+def _scrapy_checkout(cases: list[Case], repos: Path) -> tuple[Path, Case] | None:
+    """The scrapy case with the deepest trace, checked out in the isolated clone."""
+    scrapy = [case for case in cases if case.repo == "scrapy/scrapy"]
+    if not scrapy:
+        return None
+    case = max(scrapy, key=lambda c: (c.trace.count('File "'), c.id))
+    try:
+        clone = clone_once(case.repo, repos, [c.head for c in scrapy])
+    except CheckoutError as exc:
+        log.warning("speed on scrapy skipped: %s", exc)
+        return None
+    checkout(clone, case.head)
+    return clone, case
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="incidentbot accuracy and speed benchmarks")
+    parser.add_argument("--only", choices=("accuracy", "speed"), help="run one half only")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions and smaller batches (smoke test)")
+    parser.add_argument("--repos-dir", type=Path, help="local copies as OWNER+NAME/repo or OWNER/NAME")
+    parser.add_argument("--cases", type=Path, default=DEFAULT_CASES_DIR, help="folder of accuracy case JSON files")
+    parser.add_argument("--repo", type=Path, action="append", default=[], help="also measure speed on this repo")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())
