@@ -219,4 +219,3 @@ def _index(repo: RepoView, rev: str) -> _Index:
         p[:-3] for p in files if "/" not in p and p.endswith(".py")
     )
     return _Index({k: tuple(v) for k, v in by_name.items()}, top_level)
-

@@ -3,10 +3,11 @@
 Every blamed line is a piece of evidence against the commit that last changed it. Its weight is the product of
 where the line sits (the failing line itself, a line near it, elsewhere in the same function) and which frame it
 belongs to (the frame nearest the raise counts most, each caller less, test code little). A commit's strength
-combines its pieces with a noisy-OR, so two independent frames pointing at one commit reinforce each other
-without ever passing 1. The strength is then scaled by how recently before first-seen the commit landed and by
-what kind of commit it is (merges, reverts, bulk and formatting changes are rarely the culprit). The result is a
-score in 0..1 that means the same thing in every incident: a low top score reads as low confidence.
+is its strongest frame, reinforced a little by its other frames (a scaled noisy-OR), so it never passes 1 and an
+old commit that wrote every caller's line does not outweigh the one that changed the failing line. The strength
+is then scaled by how recently before first-seen the commit landed and by what kind of commit it is (merges,
+reverts, bulk and formatting changes are rarely the culprit). The result is a score in 0..1 that means the same
+thing in every incident: a low top score reads as low confidence.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ _ROLE_NOTE = {
     "test": " [test code]",
 }
 BASE = 0.9  # no single line makes a commit certain
+OTHER_FRAMES = 0.3  # how much the frames beyond a commit's strongest one add (noisy-OR, scaled)
 EXTRA_LINES = 0.08  # each further blamed line in one frame adds this share of the remaining doubt (≤ 3)
 COSMETIC_LINE = 0.1  # the commit only reformatted the line (blame went on past it)
 # What kind of commit it is.
@@ -66,12 +68,16 @@ class _Case:
     cosmetic_lines: int = 0
 
     def strength(self) -> float:
+        per_frame = sorted(
+            (max(w) + (1.0 - max(w)) * min(len(w) - 1, 3) * EXTRA_LINES * max(w) for w in self.frames.values()),
+            reverse=True,
+        )
+        # The strongest frame counts fully; the others only reinforce it: an old commit that wrote every caller's
+        # line is not more suspect than the one that changed the failing line.
         doubt = 1.0
-        for weights in self.frames.values():
-            best = max(weights)
-            extra = min(len(weights) - 1, 3) * EXTRA_LINES
-            doubt *= 1.0 - (best + (1.0 - best) * extra * best)
-        return 1.0 - doubt
+        for share in per_frame[1:]:
+            doubt *= 1.0 - share * OTHER_FRAMES
+        return per_frame[0] + (1.0 - per_frame[0]) * (1.0 - doubt)
 
 
 class SuspectRanker:
@@ -114,6 +120,7 @@ def _collect(
 ) -> tuple[dict[str, _Case], int]:
     cases: dict[str, _Case] = {}
     newer: set[str] = set()
+    reformatted = {(b.path, b.line): b.sha for b in blame if b.cosmetic}
     for line in blame:
         commit = commits.get(line.sha)
         if commit is None:
@@ -123,6 +130,9 @@ def _collect(
             continue
         case = cases.setdefault(line.sha, _Case(commit))
         weight, reason = _line_weight(line)
+        formatter = reformatted.get((line.path, line.line))
+        if formatter and not line.cosmetic:
+            reason += f", found past the reformatting in {formatter[:7]}"
         case.frames[(line.exception_index, line.frame_index)].append(weight)
         case.reasons.append((weight, reason))
         case.cosmetic_lines += line.cosmetic

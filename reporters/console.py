@@ -30,7 +30,7 @@ class ConsoleReporter:
             markup=False,
         )
         for renderable in _sections(report.evidence, report.title, now):
-            console.print(renderable)
+            console.print(renderable, soft_wrap=True)
         return buffer.getvalue()
 
 
@@ -62,6 +62,9 @@ def _where(evidence: Evidence) -> Text:
     text.append(f"{loc.path}:{loc.line}", style="cyan")
     if loc.function:
         text.append(f" in {loc.function}")
+    source = evidence.trace.exceptions[loc.exception_index].frames[loc.frame_index].context_line
+    if source:
+        text.append(f"\n           {source.strip()}", style="bold")
     return text.append("\n")
 
 
@@ -96,7 +99,8 @@ def _owners(evidence: Evidence) -> list[Text]:
     for index, owner in enumerate(evidence.owners):
         label = "Owners     " if index == 0 else "           "
         person = owner.person
-        name = owner.team or (person and (person.name or person.email or person.github_login)) or "?"
+        login = f"@{person.github_login}" if person and person.github_login else None
+        name = owner.team or (person and (person.name or person.email or login)) or "?"
         if person and person.github_login and person.name:
             name += f" (@{person.github_login})"
         lines.append(Text(label, style="bold").append(name, style="green").append(f"  {owner.reason}", style="dim"))

@@ -1,0 +1,81 @@
+"""The demo, end to end: build the scripted repository, crash the app under the real sentry-sdk, triage it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("demo")
+    repo, event = root / "shop-repo", root / "event.json"
+    subprocess.run([sys.executable, str(EXAMPLES / "build_demo_repo.py"), str(repo)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(EXAMPLES / "capture_event.py"), str(repo), str(event)], check=True, capture_output=True
+    )
+    return repo, event
+
+
+def _sha_of(repo: Path, message: str) -> str:
+    out = subprocess.run(
+        ["git", "-C", str(repo), "log", "--format=%H %s"], check=True, capture_output=True, text=True
+    ).stdout
+    return next(line.split(" ", 1)[0] for line in out.splitlines() if line.split(" ", 1)[1] == message)
+
+
+def test_the_real_sdk_event_carries_the_crash(demo: tuple[Path, Path]) -> None:
+    repo, event_path = demo
+    event = json.loads(event_path.read_text())
+    crash = event["exception"]["values"][-1]
+    assert crash["type"] == "KeyError"
+    frames = crash["stacktrace"]["frames"]
+    assert frames[-1]["function"] == "apply_coupon"
+    assert frames[-1]["context_line"].strip().startswith("rate = COUPONS[code]")
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    assert event["release"] == head.strip()
+
+
+def test_triage_names_the_culprit_past_the_formatter_and_the_owners(demo: tuple[Path, Path]) -> None:
+    repo, event = demo
+    done = subprocess.run(
+        [sys.executable, "-m", "incidentbot", "triage", str(event), "--repo", str(repo), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    culprit = _sha_of(repo, "Look up coupons by their exact code")
+    formatter = _sha_of(repo, "Reformat with black")
+    assert report["suspects"][0]["commit"] == culprit
+    assert report["suspects"][0]["author_email"] == "erin@shop.example"
+    assert any("found past the reformatting" in r for r in report["suspects"][0]["reasons"])
+    scores = {s["commit"]: s["score"] for s in report["suspects"]}
+    assert scores.get(formatter, 0) < 0.1
+    assert report["location"] == {"path": "shop/pricing.py", "line": 13, "function": "apply_coupon", "url": None}
+    owners = [(o["github"], o["team"], o["email"], o["source"]) for o in report["owners"]]
+    assert ("bob-pricing", None, None, "codeowners") in owners
+    assert (None, "@shop/payments", None, "codeowners") in owners
+    assert any(email == "erin@shop.example" for _, _, email, _ in owners)
+    # The customer's e-mail in a frame variable never reaches the output.
+    assert "jane.doe@example.org" not in done.stdout
+
+
+def test_console_report_reads_well(demo: tuple[Path, Path]) -> None:
+    repo, event = demo
+    done = subprocess.run(
+        [sys.executable, "-m", "incidentbot", "triage", str(event), "--repo", str(repo)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "KeyError: 'spring10' in apply_coupon"
+    assert "Erin Coupons" in done.stdout and "(high)" in done.stdout
