@@ -35,8 +35,12 @@ class _Block:
     member: bool = False  # a member of the exception group printed before it
 
 
+_FRAME_ANYWHERE = re.compile(r'^\s*File "[^"]*", line \d+', re.MULTILINE)
+
+
 def sniff(text: str) -> bool:
-    return HEADER in text or bool(_FRAME.search(text[:20000]) if 'File "' in text else False)
+    """A traceback header, or at least one ``File "…", line N`` line (SyntaxError, clipped logs)."""
+    return HEADER in text or ('File "' in text and bool(_FRAME_ANYWHERE.search(text)))
 
 
 def parse(text: str, limits: Limits) -> Trace | None:

@@ -70,7 +70,8 @@ def _exception_values(data: dict[str, Any], warnings: list[str]) -> list[Any]:
             return values
     if isinstance(exception, list):
         return exception
-    for entry in data.get("entries") or []:
+    entries = data.get("entries")
+    for entry in entries if isinstance(entries, list) else []:
         if isinstance(entry, dict) and entry.get("type") == "exception" and isinstance(entry.get("data"), dict):
             values = entry["data"].get("values")
             if isinstance(values, list):
@@ -126,7 +127,7 @@ def _frame(raw: Any) -> Frame | None:
         module=_text(raw.get("module")),
         lineno=_int(raw.get("lineno") if "lineno" in raw else raw.get("lineNo")),
         colno=_int(raw.get("colno") if "colno" in raw else raw.get("colNo")),
-        context_line=_text(raw.get("context_line")) or _context_from_api(raw),
+        context_line=(_text(raw.get("context_line")) or _context_from_api(raw) or "").strip() or None,
         pre_context=_lines(raw.get("pre_context")),
         post_context=_lines(raw.get("post_context")),
         in_app=in_app if isinstance(in_app, bool) else None,

@@ -1,0 +1,102 @@
+"""Property tests: no exception but ParseError escapes the parsers, whatever the text.
+
+Fast in CI (a few hundred examples); INCIDENTBOT_FUZZ_EXAMPLES=20000 runs longer locally.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from incidentbot.errors import ParseError
+from incidentbot.parse import parse_trace
+
+EXAMPLES = int(os.environ.get("INCIDENTBOT_FUZZ_EXAMPLES", "300"))
+FRAGMENTS = [
+    "Traceback (most recent call last):\n",
+    '  File "/srv/app/a.py", line 3, in f\n',
+    "    x = 1\n",
+    "    ^^^^\n",
+    "ValueError: v\n",
+    "During handling of the above exception, another exception occurred:\n",
+    "  + Exception Group Traceback (most recent call last):\n",
+    "  +-+---------------- 1 ----------------\n",
+    "    | ",
+    "    at f (/a.js:1:2)\n",
+    "\tat a.B.c(B.java:3)\n",
+    "Caused by: java.lang.E: m\n",
+    "\t... 2 more\n",
+    "panic: p\n",
+    "goroutine 1 [running]:\n",
+    "main.f()\n",
+    "\t/a.go:3 +0x1\n",
+    "/a.rb:1:in 'f': m (E)\n",
+    "\tfrom /b.rb:2:in 'g'\n",
+    '{"exception": {"values": [',
+    "]}}",
+    "\x1b[31m",
+    "\r\n",
+    "\x00",
+]
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _parses_or_says_why(text: str) -> None:
+    try:
+        trace = parse_trace(text)
+    except ParseError as exc:
+        assert exc.hint
+        return
+    assert trace.exceptions
+    for exc in trace.exceptions:
+        assert isinstance(exc.type, str)
+
+
+@SETTINGS
+@given(st.text())
+def test_arbitrary_text(text: str) -> None:
+    _parses_or_says_why(text)
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=20), max_size=40))
+def test_shuffled_trace_fragments(parts: list[str]) -> None:
+    _parses_or_says_why("".join(parts))
+
+
+@SETTINGS
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "exception",
+                        "values",
+                        "stacktrace",
+                        "frames",
+                        "entries",
+                        "type",
+                        "data",
+                        "lineno",
+                        "filename",
+                        "in_app",
+                        "vars",
+                        "release",
+                        "threads",
+                    ]
+                ),
+                inner,
+                max_size=4,
+            )
+        ),
+        max_leaves=30,
+    )
+)
+def test_sentry_shaped_json(value: object) -> None:
+    _parses_or_says_why(json.dumps(value))
