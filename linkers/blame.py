@@ -88,12 +88,13 @@ class Blamer:
 
     name = "blame"
 
-    def __init__(self, ranking: Ranking) -> None:
+    def __init__(self, ranking: Ranking, commit_graph: bool = True) -> None:
         self.ranking = ranking
+        self.commit_graph = commit_graph
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
-        return cls(settings.ranking)
+        return cls(settings.ranking, settings.commit_graph)
 
     def link(self, evidence: Evidence, repo: RepoView) -> Evidence:
         rev = evidence.revision
@@ -102,6 +103,8 @@ class Blamer:
         targets = blame_targets(evidence, repo, self.ranking)
         if not targets:
             return evidence
+        if self.commit_graph and (warning := repo.ensure_commit_graph()):
+            evidence = evidence.with_warning(warning)
         ignore = ignore_revs(repo, rev)
         by_file = _group_lines(targets)
         blames = _blame_files(repo, rev, by_file, ignore)
@@ -190,9 +193,21 @@ def _blame_files(
 def blame_file(
     repo: RepoView, rev: str, path: str, ranges: Sequence[tuple[int, int]], ignore: Sequence[str] = ()
 ) -> FileBlame:
-    """``git blame --porcelain -w`` of ``ranges`` of one file, parsed."""
+    """``git blame --porcelain -w`` of ``ranges`` of one file, parsed (cached: a commit's blame never changes)."""
     if not ranges:
         return FileBlame({}, {})
+    key = ("blame", rev, path, tuple(ranges), tuple(ignore))
+    cached = repo.memo.get(key)
+    if isinstance(cached, FileBlame):
+        return cached
+    result = _run_blame(repo, rev, path, ranges, ignore)
+    repo.remember(key, result)
+    return result
+
+
+def _run_blame(
+    repo: RepoView, rev: str, path: str, ranges: Sequence[tuple[int, int]], ignore: Sequence[str]
+) -> FileBlame:
     args = ["--porcelain", "-w"]
     for sha in ignore:
         args += ["--ignore-rev", sha]

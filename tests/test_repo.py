@@ -1,0 +1,39 @@
+"""RepoView: tracked files only, and git's commit-graph written once when asked."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from incidentbot.repo import RepoView
+from tests.gitbuilder import ALICE, BOB, GitRepoBuilder
+
+
+def test_commit_graph_is_written_once_with_changed_path_filters(git_repo: GitRepoBuilder) -> None:
+    git_repo.commit("one", ALICE, "2024-01-01T00:00:00", {"a.py": "x = 1\n"})
+    git_repo.commit("two", BOB, "2024-01-02T00:00:00", {"a.py": "x = 2\n"})
+    repo = RepoView(git_repo.root)
+    assert not repo.has_changed_path_filters()
+    assert repo.ensure_commit_graph() is None
+    assert repo.has_changed_path_filters()
+    # A second view of the same repository finds it and writes nothing.
+    graph = git_repo.root / ".git" / "objects" / "info" / "commit-graph"
+    stamp = graph.stat().st_mtime_ns
+    assert RepoView(git_repo.root).ensure_commit_graph() is None
+    assert graph.stat().st_mtime_ns == stamp
+
+
+def test_symlinks_and_untracked_files_are_not_readable(git_repo: GitRepoBuilder, tmp_path: Path) -> None:
+    outside = tmp_path / "secret.txt"
+    outside.write_text("TOP SECRET\n")
+    (git_repo.root / "link.py").symlink_to(outside)
+    git_repo.git("add", "link.py")
+    sha = git_repo.commit("add a link", ALICE, "2024-01-01T00:00:00", {"a.py": "x = 1\n"})
+    (git_repo.root / "untracked.py").write_text("y = 2\n")
+    repo = RepoView(git_repo.root)
+    assert repo.tracked_files(sha) == ("a.py",)
+    assert repo.read_text("link.py", sha) is None
+    assert repo.read_text("untracked.py", sha) is None
+    assert repo.read_text("../secret.txt", sha) is None
+    assert repo.read_text(os.fspath(outside), sha) is None
+    assert repo.read_text("a.py", sha) == "x = 1\n"
