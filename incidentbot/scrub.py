@@ -9,6 +9,7 @@ Commit authors' e-mails come from git, not from the trace, and are not touched h
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -92,8 +93,12 @@ _HEADER_LINE = re.compile(
     r"(?P<secret>[^\n\r]{1,2000})",
     re.IGNORECASE,
 )
+# ``key=value``, ``key: value``, ``"key": "value"``, ``key => value``. The value is only looked at (a lookahead), so
+# a key that turns out not to be sensitive (``https:``) consumes nothing and the scan goes on inside its value.
 _ASSIGNMENT = re.compile(
-    r"(?P<head>[\"']?(?P<key>[A-Za-z_][\w\-]{0,60})[\"']?\s{0,3}(?:=|:|=>)\s{0,3}[\"']?)(?P<secret>[^\s\"',;&}\]]{1,2000})"
+    r"(?<![\w\-])[\"']?(?P<key>[\w\-]{1,80})[\"']?\s{0,3}(?:=>|=|:)\s{0,3}[\"']?"
+    r"(?:(?:Bearer|Basic|Token|Digest|Bot)\s{1,3})?(?=(?P<secret>[^\s\"',;&}\]]{1,2000}))",
+    re.IGNORECASE,
 )
 
 
@@ -175,28 +180,31 @@ def _scrub(value: str, rules: _Rules) -> tuple[str, int]:
 
         return pattern.sub(repl, text)
 
-    for kind, pattern in rules.patterns:
-        value = sub(pattern, kind, value)
+    # Credentials inside URLs first: the e-mail pattern would otherwise take ``user:pw@host`` apart.
     value = sub(_URL_PASSWORD, "password", value, "secret")
     value = sub(_HEADER_LINE, "auth-header", value, "secret")
+    for kind, pattern in rules.patterns:
+        value = sub(pattern, kind, value)
     value, assigned = _scrub_assignments(value, rules)
     value, cards = _scrub_cards(value)
     return value, count + assigned + cards
 
 
 def _scrub_assignments(value: str, rules: _Rules) -> tuple[str, int]:
-    """``password=…``, ``"token": "…"``, ``api_key => …`` with a sensitive key name."""
-    count = 0
-
-    def repl(match: re.Match[str]) -> str:
-        nonlocal count
+    """``password=…``, ``"token": "…"``, ``Authorization: Bearer …`` with a sensitive key name."""
+    out: list[str] = []
+    position = count = 0
+    for match in _ASSIGNMENT.finditer(value):
         secret = match["secret"]
-        if not _is_sensitive(match["key"], rules) or secret in rules.allow or secret.startswith("[REDACTED"):
-            return match[0]
+        if match.start() < position or not _is_sensitive(match["key"], rules):
+            continue
+        if secret in rules.allow or secret.startswith("[REDACTED"):
+            continue
+        out += [value[position : match.end()], f"[REDACTED:{match['key'].lower()[:40]}]"]
+        position = match.end() + len(secret)
         count += 1
-        return f"{match['head']}[REDACTED:{match['key'].lower()[:40]}]"
-
-    return _ASSIGNMENT.sub(repl, value), count
+    out.append(value[position:])
+    return "".join(out), count
 
 
 def _scrub_cards(value: str) -> tuple[str, int]:
@@ -231,6 +239,7 @@ def _is_sensitive(key: str, rules: _Rules) -> bool:
     return any(k in words or ("_" in k and (k in snake or k.replace("_", "") in squashed)) for k in rules.keys)
 
 
+@lru_cache(maxsize=16)
 def _rules(redaction: Redaction) -> _Rules:
     patterns: list[tuple[str, re.Pattern[str]]] = [
         (kind, re.compile(p)) for kind, p in (*SECRET_PATTERNS, *PII_PATTERNS)
