@@ -9,9 +9,9 @@ Commit authors' e-mails come from git, not from the trace, and are not touched h
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from incidentbot.models import ExceptionInfo, Trace
 from incidentbot.settings import Redaction
