@@ -30,6 +30,7 @@ _JVM_PACKAGES = ("java.", "javax.", "jdk.", "sun.", "com.sun.", "kotlin.", "kotl
 _VENDORED = ("vendor/", "third_party/", "third-party/", "thirdparty/", "external/", "node_modules/")
 _URL_PREFIX = re.compile(r"^(?:webpack|app|file|https?|rsc|turbopack)://+(?:[^/]*/)?")
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:/")
+_SOURCE_FOLDERS = ("src", "lib", "python", "packages")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,9 @@ class PathMapper:
                     return candidate
         if self._foreign(path, index) or self._jvm(frame):
             return None
+        installed = _THIRD_PARTY.search(path)
+        if installed:  # our own package, installed: match what follows site-packages/
+            path = path[installed.end() :]
         candidates = _suffix_candidates(path, index)
         if len(candidates) > 1:
             candidates = [c for c in candidates if any(path == root + c for root in roots)] or candidates
@@ -175,8 +179,9 @@ def _suffix_candidates(path: str, index: _Index) -> list[str]:
         shared = 0
         while shared < min(len(parts), len(cparts)) and parts[-1 - shared] == cparts[-1 - shared]:
             shared += 1
-        # The whole candidate must be a suffix of the reported path, or the reported path of the candidate.
-        if shared != len(cparts) and shared != len(parts):
+        # One path must end the other, or they share a folder and the file name (src/shop/x.py ~ /srv/shop/x.py);
+        # a lone file name shared by unrelated paths is no match.
+        if shared not in (len(cparts), len(parts)) and shared < 2:
             continue
         if shared > best:
             best, found = shared, [candidate]
@@ -215,7 +220,13 @@ def _index(repo: RepoView, rev: str) -> _Index:
     by_name: dict[str, list[str]] = defaultdict(list)
     for path in files:
         by_name[path.rsplit("/", 1)[-1]].append(path)
-    top_level = frozenset(p.split("/", 1)[0] for p in files if "/" in p) | frozenset(
-        p[:-3] for p in files if "/" not in p and p.endswith(".py")
-    )
-    return _Index({k: tuple(v) for k, v in by_name.items()}, top_level)
+    top_level: set[str] = set()
+    for path in files:
+        parts = path.split("/")
+        if len(parts) == 1:
+            top_level.add(parts[0].removesuffix(".py"))
+            continue
+        top_level.add(parts[0])
+        if parts[0] in _SOURCE_FOLDERS and len(parts) > 2:
+            top_level.add(parts[1])  # src/shop/… is the package shop
+    return _Index({k: tuple(v) for k, v in by_name.items()}, frozenset(top_level))
