@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import re
 
-_BIDI_AND_ZERO_WIDTH = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\u061c]")
+# Bidirectional controls and zero-width characters disguise what text says; other control characters (ESC above
+# all) would act on a terminal that shows the Markdown.
+_BIDI_AND_ZERO_WIDTH = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\u061c\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~>-])")
 _AT = re.compile(r"@")
 _LONGEST_BACKTICKS = re.compile(r"`+")
 
 
 def strip_invisible(text: str) -> str:
-    """Without bidirectional controls and zero-width characters (they disguise what a title says)."""
+    """Without bidirectional controls, zero-width and control characters (newlines and tabs stay)."""
     return _BIDI_AND_ZERO_WIDTH.sub("", text)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime
 
 from rich.console import Console
@@ -12,6 +13,12 @@ from incidentbot.models import Evidence, Report, SuspectCommit
 from incidentbot.prompting import ago
 
 WIDTH = 100
+# Control characters from a trace (ESC sequences above all) must not reach the on-call engineer's terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _safe(value: str) -> str:
+    return _CONTROL.sub("", value)
 
 
 class ConsoleReporter:
@@ -36,14 +43,14 @@ class ConsoleReporter:
 
 def _sections(evidence: Evidence, title: str, now: datetime) -> list[Text]:
     # Text objects, never markup strings: trace text cannot inject rich markup.
-    out = [Text(title, style="bold red"), Text("")]
+    out = [Text(_safe(title), style="bold red"), Text("")]
     out.append(_where(evidence))
     out += _suspects(evidence, now)
     out += _owners(evidence)
     out += _frames(evidence)
     if evidence.warnings:
         out.append(Text("Warnings", style="bold yellow"))
-        out += [Text(f"  ! {w}", style="yellow") for w in evidence.warnings]
+        out += [Text(_safe(f"  ! {w}"), style="yellow") for w in evidence.warnings]
     footer = f"revision {(evidence.revision or 'unknown')[:12]} ({evidence.revision_reason or ''})"
     out.append(
         Text(
@@ -59,12 +66,12 @@ def _where(evidence: Evidence) -> Text:
     text = Text("Where      ", style="bold")
     if loc is None:
         return text.append("no in-app frame could be mapped to the repository\n")
-    text.append(f"{loc.path}:{loc.line}", style="cyan")
+    text.append(_safe(f"{loc.path}:{loc.line}"), style="cyan")
     if loc.function:
-        text.append(f" in {loc.function}")
+        text.append(_safe(f" in {loc.function}"))
     source = evidence.trace.exceptions[loc.exception_index].frames[loc.frame_index].context_line
     if source:
-        text.append(f"\n           {source.strip()}", style="bold")
+        text.append(_safe(f"\n           {source.strip()}"), style="bold")
     return text.append("\n")
 
 
@@ -73,7 +80,7 @@ def _suspects(evidence: Evidence, now: datetime) -> list[Text]:
         return [Text("Culprit    ", style="bold").append("no suspect commit found\n")]
     top = evidence.suspects[0]
     lines = [Text("Culprit    ", style="bold").append_text(_commit_line(top, now))]
-    lines += [Text(f"             - {reason}") for reason in top.reasons]
+    lines += [Text(_safe(f"             - {reason}")) for reason in top.reasons]
     if len(evidence.suspects) > 1:
         lines.append(Text("Also       ", style="bold").append_text(_commit_line(evidence.suspects[1], now)))
         lines += [Text("           ").append_text(_commit_line(s, now)) for s in evidence.suspects[2:]]
@@ -83,8 +90,8 @@ def _suspects(evidence: Evidence, now: datetime) -> list[Text]:
 
 def _commit_line(suspect: SuspectCommit, now: datetime) -> Text:
     who = suspect.author.name or suspect.author.email or "unknown"
-    text = Text(suspect.sha[:7], style="yellow").append(f" {suspect.summary[:60]}")
-    text.append(f" — {who}, {ago(suspect.committed_at, now)}", style="dim")
+    text = Text(suspect.sha[:7], style="yellow").append(_safe(f" {suspect.summary[:60]}"))
+    text.append(_safe(f" — {who}, {ago(suspect.committed_at, now)}"), style="dim")
     return text.append(f"  {suspect.score:.0%} ({_confidence(suspect.score)})", style="bold")
 
 
@@ -103,7 +110,9 @@ def _owners(evidence: Evidence) -> list[Text]:
         name = owner.team or (person and (person.name or person.email or login)) or "?"
         if person and person.github_login and person.name:
             name += f" (@{person.github_login})"
-        lines.append(Text(label, style="bold").append(name, style="green").append(f"  {owner.reason}", style="dim"))
+        lines.append(
+            Text(label, style="bold").append(_safe(name), style="green").append(_safe(f"  {owner.reason}"), style="dim")
+        )
     lines.append(Text(""))
     return lines
 
@@ -115,6 +124,6 @@ def _frames(evidence: Evidence) -> list[Text]:
     lines = [Text("In-app frames (innermost last)", style="bold")]
     for frame in frames:
         where = f"{frame.repo_path or frame.filename}:{frame.repo_line or frame.lineno or '?'}"
-        lines.append(Text("  ").append(where, style="cyan").append(f" {frame.function or '?'}"))
+        lines.append(Text("  ").append(_safe(where), style="cyan").append(_safe(f" {frame.function or '?'}")))
     lines.append(Text(""))
     return lines

@@ -1,0 +1,136 @@
+"""Owners: CODEOWNERS with GitHub's rules, the top suspect's author, the failing line's latest author."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from incidentbot.models import (
+    CodeLocation,
+    CommitInfo,
+    Evidence,
+    ExceptionInfo,
+    Frame,
+    LineBlame,
+    Person,
+    SuspectCommit,
+    Trace,
+)
+from incidentbot.repo import RepoView
+from linkers.identity import canonical_people, github_login
+from linkers.owners import OwnerFinder, codeowners_for
+from tests.gitbuilder import ALICE, BOB, GitRepoBuilder
+
+WHEN = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def _evidence(
+    sha: str,
+    path: str = "src/pay/card.py",
+    suspects: tuple[SuspectCommit, ...] = (),
+    blame: tuple[LineBlame, ...] = (),
+    commits: tuple[CommitInfo, ...] = (),
+) -> Evidence:
+    frame = Frame(f"/srv/{path}", "charge", lineno=2, repo_path=path, repo_line=2, in_app=True)
+    return Evidence(
+        trace=Trace(exceptions=(ExceptionInfo("E", "m", frames=(frame,)),)),
+        fingerprint="x",
+        revision=sha,
+        location=CodeLocation(path, 2, "charge", 0, 0),
+        suspects=suspects,
+        blame=blame,
+        commits=commits,
+    )
+
+
+def test_last_matching_rule_wins(git_repo: GitRepoBuilder) -> None:
+    sha = git_repo.commit(
+        "owners",
+        ALICE,
+        "2024-01-01T00:00:00",
+        {
+            ".github/CODEOWNERS": "* @org/everyone\n/src/pay/ @org/payments jane@example.com\n*.md @org/docs\n",
+            "src/pay/card.py": "x = 1\ny = 2\n",
+        },
+    )
+    owners = codeowners_for(RepoView(git_repo.root), sha, "src/pay/card.py", [])
+    assert [(o.team, o.person.email if o.person else None) for o in owners] == [
+        ("@org/payments", None),
+        (None, "jane@example.com"),
+    ]
+
+
+def test_first_codeowners_file_found_wins(git_repo: GitRepoBuilder) -> None:
+    sha = git_repo.commit(
+        "owners",
+        ALICE,
+        "2024-01-01T00:00:00",
+        {
+            ".github/CODEOWNERS": "* @from-github-folder\n",
+            "CODEOWNERS": "* @from-root\n",
+            "docs/CODEOWNERS": "* @from-docs\n",
+        },
+    )
+    owners = codeowners_for(RepoView(git_repo.root), sha, "a.py", [])
+    assert [o.person.github_login for o in owners if o.person] == ["from-github-folder"]
+    git_repo.git("rm", "-q", ".github/CODEOWNERS")
+    sha = git_repo.commit("move", ALICE, "2024-01-02T00:00:00")
+    owners = codeowners_for(RepoView(git_repo.root), sha, "a.py", [])
+    assert [o.person.github_login for o in owners if o.person] == ["from-root"]
+
+
+def test_owner_finder_orders_and_deduplicates(git_repo: GitRepoBuilder) -> None:
+    sha = git_repo.commit(
+        "owners",
+        ALICE,
+        "2024-01-01T00:00:00",
+        {"CODEOWNERS": "/src/ @org/payments\n", "src/pay/card.py": "x = 1\ny = 2\n"},
+    )
+    bob = Person(name=BOB.name, email=BOB.email)
+    suspect = SuspectCommit("a" * 40, bob, WHEN, WHEN, "break it", 0.8, ("r",))
+    line = LineBlame("src/pay/card.py", 2, "a" * 40, "src/pay/card.py", 2, 2, 0, 0, 0, True)
+    commit = CommitInfo("a" * 40, bob, WHEN, WHEN, "break it")
+    finder = OwnerFinder({"bob@example.com": "bob-gh"})
+    owners = finder.link(
+        _evidence(sha, suspects=(suspect,), blame=(line,), commits=(commit,)), RepoView(git_repo.root)
+    ).owners
+    assert [o.source for o in owners] == ["codeowners", "suspect-author"]  # the line author is Bob again: merged
+    assert owners[1].person is not None and owners[1].person.github_login == "bob-gh"
+    assert "aaaaaaa" in owners[1].reason
+
+
+def test_mailmap_canonicalises_authors(git_repo: GitRepoBuilder) -> None:
+    git_repo.commit(
+        "mailmap",
+        ALICE,
+        "2024-01-01T00:00:00",
+        {".mailmap": "Robert Builder <bob@example.com> <bob@old-laptop.local>\n"},
+    )
+    people = canonical_people(
+        RepoView(git_repo.root), [Person("bob", "bob@old-laptop.local"), Person("Ann", "ann@x.io")]
+    )
+    assert [(p.name, p.email) for p in people] == [("Robert Builder", "bob@example.com"), ("Ann", "ann@x.io")]
+
+
+@pytest.mark.parametrize(
+    ("email", "login"),
+    [
+        ("12345+carol-gh@users.noreply.github.com", "carol-gh"),
+        ("carol-gh@users.noreply.github.com", "carol-gh"),
+        ("Jane@Example.com", "jane-mapped"),
+        ("someone@example.com", None),
+        (None, None),
+        ("-bad-@users.noreply.github.com", None),
+    ],
+)
+def test_github_login(email: str | None, login: str | None) -> None:
+    assert github_login(email, {"jane@example.com": "jane-mapped"}) == login
+
+
+def test_malformed_codeowners_and_missing_location_do_not_crash(git_repo: GitRepoBuilder) -> None:
+    sha = git_repo.commit("owners", ALICE, "2024-01-01T00:00:00", {"CODEOWNERS": "[[[ ** \\\n@@@\n"})
+    warnings: list[str] = []
+    codeowners_for(RepoView(git_repo.root), sha, "a.py", warnings)
+    no_location = Evidence(trace=Trace(exceptions=(ExceptionInfo("E", "m"),)), fingerprint="x", revision=sha)
+    assert OwnerFinder({}).link(no_location, RepoView(git_repo.root)).owners == ()
