@@ -34,9 +34,7 @@ class GitRepoBuilder:
 
     def git(self, *args: str, env: dict[str, str] | None = None) -> str:
         full_env = {**os.environ, **(env or {})}
-        done = subprocess.run(
-            ["git", *args], cwd=self.root, env=full_env, check=True, capture_output=True, text=True
-        )
+        done = subprocess.run(["git", *args], cwd=self.root, env=full_env, check=True, capture_output=True, text=True)
         return done.stdout.strip()
 
     def write(self, files: dict[str, str | None]) -> None:
@@ -50,9 +48,7 @@ class GitRepoBuilder:
             path.write_text(text)
             self.git("add", "--", rel)
 
-    def commit(
-        self, message: str, author: Author, when: str, files: dict[str, str | None] | None = None
-    ) -> str:
+    def commit(self, message: str, author: Author, when: str, files: dict[str, str | None] | None = None) -> str:
         """Commit ``files`` (path → text, None deletes) as ``author`` at ISO time ``when``; return the sha."""
         if files:
             self.write(files)

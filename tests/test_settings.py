@@ -51,8 +51,11 @@ def test_environment_beats_file_and_flags_beat_environment(tmp_path: Path, monke
 
 @pytest.mark.parametrize(
     ("text", "named"),
-    [("colour = true\n", "colour"), ("[ranking]\nblame_windw = 3\n", "ranking.blame_windw"),
-     ("[ranking]\nmax_suspects = 'many'\n", "ranking.max_suspects")],
+    [
+        ("colour = true\n", "colour"),
+        ("[ranking]\nblame_windw = 3\n", "ranking.blame_windw"),
+        ("[ranking]\nmax_suspects = 'many'\n", "ranking.max_suspects"),
+    ],
 )
 def test_bad_settings_name_the_key(tmp_path: Path, text: str, named: str) -> None:
     config = tmp_path / "c.toml"
