@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -165,3 +166,30 @@ def test_no_blame_means_no_suspects_not_a_crash(shop: ShopHistory) -> None:
 )
 def test_normalise_code(before: str, after: str, same: bool) -> None:
     assert (normalise_code(before) == normalise_code(after)) is same
+
+
+def test_deploy_range_lifts_commits_inside_it(shop: ShopHistory) -> None:
+    repo = RepoView(shop.builder.root)
+    evidence = _evidence(repo, shop.release, CRASH, FIRST_SEEN)
+    plain = {s.sha: s.score for s in _rank(evidence, repo).suspects}
+    deployed = _rank(replace(evidence, release_range=(shop.merge, shop.release)), repo)
+    scores = {s.sha: s.score for s in deployed.suspects}
+    assert scores[shop.culprit] >= plain[shop.culprit]
+    assert scores[shop.first] < plain[shop.first]
+    culprit = next(s for s in deployed.suspects if s.sha == shop.culprit)
+    assert "in the deploy range" in culprit.reasons
+
+
+def test_reverts_weigh_less(git_repo: GitRepoBuilder) -> None:
+    from tests.gitbuilder import ALICE, BOB
+
+    git_repo.commit("base", ALICE, "2024-01-01T00:00:00", {"a.py": "def f():\n    return 1 / 1\n"})
+    change = git_repo.commit("Make f divide", BOB, "2024-03-01T00:00:00", {"a.py": "def f():\n    return 1 / 0\n"})
+    git_repo.commit("fix", ALICE, "2024-03-02T00:00:00", {"a.py": "def f():\n    return 1 / 1\n"})
+    revert = git_repo.commit('Revert "fix"', BOB, "2024-03-03T00:00:00", {"a.py": "def f():\n    return 1 / 0\n"})
+    repo = RepoView(git_repo.root)
+    ranked = _rank(_evidence(repo, revert, [("a.py", "f", "return 1 / 0")], FIRST_SEEN), repo)
+    top = ranked.suspects[0]
+    assert top.sha == revert and change not in {s.sha for s in ranked.suspects}
+    assert "a revert or backout" in top.reasons
+    assert top.score < 0.7
