@@ -11,7 +11,7 @@ import re
 # Bidirectional controls and zero-width characters disguise what text says; other control characters (ESC above
 # all) would act on a terminal that shows the Markdown.
 _BIDI_AND_ZERO_WIDTH = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\u061c\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~>-])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]#!|~])")
 _AT = re.compile(r"@")
 _LONGEST_BACKTICKS = re.compile(r"`+")
 
