@@ -7,6 +7,7 @@ from a source tree that was never installed) the built-ins' entry points are rea
 from __future__ import annotations
 
 import importlib
+from functools import lru_cache
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -24,6 +25,7 @@ _BUILTIN_LINKERS = {
 }
 
 
+@lru_cache(maxsize=64)
 def linker_class(name: str) -> Any:
     """The linker class registered as ``name``; ConfigError naming the known ones when there is none."""
     for ep in entry_points(group=LINKER_GROUP):

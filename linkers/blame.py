@@ -128,7 +128,7 @@ def blame_targets(evidence: Evidence, repo: RepoView, ranking: Ranking) -> list[
             if not frame.in_app or frame.repo_path is None or frame.repo_line is None:
                 continue
             lines = repo.read_lines(frame.repo_path, rev) or ()
-            scope = enclosing_scope(lines, frame.repo_line, frame.repo_path) if lines else None
+            scope = _scope(repo, rev, frame.repo_path, frame.repo_line, lines)
             source = lines[frame.repo_line - 1] if 0 < frame.repo_line <= len(lines) else ""
             span = scope.end - scope.start + 1 if scope else None
             found.append((fi, frame, scope, FrameFacts(frame.repo_path, source, frame.function, span)))
@@ -138,6 +138,15 @@ def blame_targets(evidence: Evidence, repo: RepoView, ranking: Ranking) -> list[
             targets.append(BlameTarget(ei, fi, depth, facts.path, frame.repo_line, scope, ranking.blame_window, role))
     targets.sort(key=lambda t: (t.depth, -t.exception_index))
     return targets[: ranking.max_frames_blamed]
+
+
+def _scope(repo: RepoView, rev: str, path: str, line: int, lines: tuple[str, ...]) -> Scope | None:
+    """The enclosing function, cached per file and line: parsing a file costs more than looking it up."""
+    key = ("scope", rev, path, line)
+    if key not in repo.memo:
+        repo.remember(key, enclosing_scope(lines, line, path) if lines else None)
+    found = repo.memo[key]
+    return found if isinstance(found, Scope) else None
 
 
 def ignore_revs(repo: RepoView, rev: str) -> tuple[str, ...]:
