@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Self
 
 from incidentbot.models import CommitInfo, Evidence, LineBlame, SuspectCommit
+from incidentbot.prompting import span
 from incidentbot.repo import RepoView
 from incidentbot.settings import Ranking, Settings
 from linkers.codekind import frame_weight
@@ -180,7 +181,7 @@ def _score(
     age_days = max(0.0, (first_seen - commit.committed_at).total_seconds() / 86400)
     recency = RECENCY_FLOOR + (1 - RECENCY_FLOOR) * math.pow(0.5, age_days / RECENCY_HALF_LIFE_DAYS)
     factor *= recency
-    notes.append(f"committed {_age(age_days)} before first-seen")
+    notes.append(f"committed {span(age_days)} before first-seen")
     kind_factor, kind_notes = _kind(commit, facts, ranking)
     factor *= kind_factor
     notes += kind_notes
@@ -241,17 +242,6 @@ def _with_facts(
         if sha in out:
             out[sha] = replace(out[sha], parents=parents, files_changed=files, lines_added=added, lines_deleted=deleted)
     return out
-
-
-def _age(days: float) -> str:
-    if days < 1:
-        hours = max(1, round(days * 24))
-        return f"{hours} hour{'s' if hours != 1 else ''}"
-    if days < 60:
-        return f"{round(days)} day{'s' if round(days) != 1 else ''}"
-    if days < 730:
-        return f"{round(days / 30.4)} months"
-    return f"{days / 365.25:.1f} years"
 
 
 def _dedupe(items: list[str]) -> list[str]:

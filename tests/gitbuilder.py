@@ -52,16 +52,7 @@ class GitRepoBuilder:
         """Commit ``files`` (path → text, None deletes) as ``author`` at ISO time ``when``; return the sha."""
         if files:
             self.write(files)
-        stamp = _git_date(when)
-        env = {
-            "GIT_AUTHOR_NAME": author.name,
-            "GIT_AUTHOR_EMAIL": author.email,
-            "GIT_AUTHOR_DATE": stamp,
-            "GIT_COMMITTER_NAME": author.name,
-            "GIT_COMMITTER_EMAIL": author.email,
-            "GIT_COMMITTER_DATE": stamp,
-        }
-        self.git("commit", "-q", "--allow-empty", "-m", message, env=env)
+        self.git("commit", "-q", "--allow-empty", "-m", message, env=_identity(author, when))
         return self.git("rev-parse", "HEAD")
 
     def rename(self, old: str, new: str) -> None:
@@ -69,17 +60,21 @@ class GitRepoBuilder:
         self.git("mv", old, new)
 
     def merge(self, branch: str, message: str, author: Author, when: str) -> str:
-        stamp = _git_date(when)
-        env = {
-            "GIT_AUTHOR_NAME": author.name,
-            "GIT_AUTHOR_EMAIL": author.email,
-            "GIT_AUTHOR_DATE": stamp,
-            "GIT_COMMITTER_NAME": author.name,
-            "GIT_COMMITTER_EMAIL": author.email,
-            "GIT_COMMITTER_DATE": stamp,
-        }
-        self.git("merge", "-q", "--no-ff", "-m", message, branch, env=env)
+        self.git("merge", "-q", "--no-ff", "-m", message, branch, env=_identity(author, when))
         return self.git("rev-parse", "HEAD")
+
+
+def _identity(author: Author, when: str) -> dict[str, str]:
+    """Author and committer, with the same fixed date, so hashes do not depend on the clock."""
+    stamp = _git_date(when)
+    return {
+        "GIT_AUTHOR_NAME": author.name,
+        "GIT_AUTHOR_EMAIL": author.email,
+        "GIT_AUTHOR_DATE": stamp,
+        "GIT_COMMITTER_NAME": author.name,
+        "GIT_COMMITTER_EMAIL": author.email,
+        "GIT_COMMITTER_DATE": stamp,
+    }
 
 
 def _git_date(when: str) -> str:
