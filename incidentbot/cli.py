@@ -1,5 +1,6 @@
 """The command line: ``incidentbot triage`` and friends. The only place that prints (besides the console
 reporter) and the only place that turns errors into exit codes: 0 done, 1 run-time failure, 2 bad input or usage.
+An error is one line on stderr, ``Error: <what happened> — <what to do>``, never a traceback (unless --debug).
 """
 
 from __future__ import annotations
@@ -106,17 +107,17 @@ def _run(action: Any, debug: bool) -> None:
     try:
         action()
     except IncidentbotError as exc:
-        click.echo(f"Error: {exc.message}", err=True)
-        if exc.hint:
-            click.echo(f"Hint: {exc.hint}", err=True)
+        # One line: what happened and what to do about it.
+        click.echo(f"Error: {exc.one_line()}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # the last boundary: report, don't dump
         if debug:
             raise
-        click.echo(f"Error: internal error: {type(exc).__name__}: {exc}", err=True)
-        click.echo("Hint: run again with --debug for the traceback, and report it", err=True)
+        click.echo(
+            f"Error: internal error: {type(exc).__name__}: {exc} — run again with --debug for the traceback", err=True
+        )
         sys.exit(1)
 
 

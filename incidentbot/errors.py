@@ -1,4 +1,4 @@
-"""The exception tree. The CLI prints ``Error: <message>`` and ``Hint: <hint>`` and never a traceback.
+"""The exception tree. The CLI prints one line, ``Error: <message> — <hint>``, and never a traceback.
 
 IncidentbotError(message, hint)   base; exit 1 at run time
 ├── ConfigError                   missing or invalid setting (exit 2)

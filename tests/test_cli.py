@@ -161,8 +161,9 @@ def test_not_a_repository_is_one_line_and_exit_2(tmp_path: Path) -> None:
     trace.write_text('Traceback (most recent call last):\n  File "/a.py", line 1, in f\nValueError: x\n')
     done = _run("triage", str(trace), "--repo", str(tmp_path / "nowhere"))
     assert done.returncode == 2
-    assert done.stderr.splitlines()[0].startswith("Error: not a git repository")
-    assert "Hint: pass --repo PATH" in done.stderr
+    assert done.stderr.splitlines() == [
+        f"Error: not a git repository: {tmp_path / 'nowhere'} — pass --repo PATH to a git checkout"
+    ]
     assert "Traceback" not in done.stderr
 
 
@@ -172,7 +173,7 @@ def test_unrecognisable_input_is_exit_2_without_traceback(shop: ShopHistory, tmp
     trace.write_text(content)
     done = _run("triage", str(trace), "--repo", str(shop.builder.root))
     assert done.returncode == 2, done.stdout
-    assert done.stderr.startswith("Error: ")
+    assert done.stderr.startswith("Error: ") and len(done.stderr.splitlines()) == 1
     assert "Traceback (most recent call last)" not in done.stderr
 
 
