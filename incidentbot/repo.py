@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -121,10 +122,20 @@ class RepoView:
         self._graph_checked = True
         if self.is_shallow() or self.has_changed_path_filters():
             return None
-        try:
-            self.git.commit_graph("write", "--reachable", "--changed-paths")
-        except git.GitCommandError as exc:
-            detail = str(exc.stderr).strip().splitlines()[-1:] or [""]
+        # --reachable starts from the refs; a detached checkout with no refs (CI, benchmarks) needs HEAD given.
+        head = self.head() or ""
+        done = subprocess.run(
+            ["git", "commit-graph", "write", "--reachable", "--changed-paths"], cwd=self.root, capture_output=True
+        )
+        if done.returncode == 0 and not self.has_changed_path_filters():
+            done = subprocess.run(
+                ["git", "commit-graph", "write", "--stdin-commits", "--changed-paths"],
+                cwd=self.root,
+                input=f"{head}\n".encode(),
+                capture_output=True,
+            )
+        if done.returncode != 0:
+            detail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
             return f"could not write git's commit-graph, so blame is slower: {detail[0][:160]}"
         log.info("wrote the commit-graph with changed-path filters in %s", self.root)
         return None

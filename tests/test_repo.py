@@ -37,3 +37,12 @@ def test_symlinks_and_untracked_files_are_not_readable(git_repo: GitRepoBuilder,
     assert repo.read_text("../secret.txt", sha) is None
     assert repo.read_text(os.fspath(outside), sha) is None
     assert repo.read_text("a.py", sha) == "x = 1\n"
+
+
+def test_commit_graph_in_a_detached_checkout_without_refs(git_repo: GitRepoBuilder) -> None:
+    sha = git_repo.commit("one", ALICE, "2024-01-01T00:00:00", {"a.py": "x = 1\n"})
+    git_repo.git("checkout", "-q", "--detach", sha)
+    git_repo.git("branch", "-q", "-D", "main")
+    repo = RepoView(git_repo.root)
+    assert repo.ensure_commit_graph() is None
+    assert repo.has_changed_path_filters()
