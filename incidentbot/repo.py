@@ -44,6 +44,7 @@ class RepoView:
         self._lines: dict[tuple[str, str], tuple[str, ...] | None] = {}
         self._tracked_sets: dict[str, frozenset[str]] = {}
         self._graph_checked = False
+        self._shallow: bool | None = None
         self.memo: dict[tuple[object, ...], object] = {}  # results keyed by commit: they never go stale
 
     # ---- revisions -------------------------------------------------------------------------------------
@@ -78,7 +79,9 @@ class RepoView:
         return True
 
     def is_shallow(self) -> bool:
-        return str(self.git.rev_parse("--is-shallow-repository")).strip() == "true"
+        if self._shallow is None:
+            self._shallow = str(self.git.rev_parse("--is-shallow-repository")).strip() == "true"
+        return self._shallow
 
     def shallow_boundary(self) -> str | None:
         """The first commit of the shallow boundary, for the error message."""
