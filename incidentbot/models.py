@@ -6,7 +6,7 @@ mutates its input. Field names follow Sentry's event schema so a Sentry frame ma
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -88,9 +88,6 @@ class Trace:
         """The primary exception's frames, outermost first."""
         return self.primary.frames
 
-    def all_frames(self) -> tuple[tuple[int, int, Frame], ...]:
-        """Every frame of every exception as (exception index, frame index, frame)."""
-        return tuple((ei, fi, frame) for ei, exc in enumerate(self.exceptions) for fi, frame in enumerate(exc.frames))
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,4 +204,3 @@ class Report:
     evidence: Evidence
     severity: str = "error"
     drafted_by: str = "template"
-    extra: tuple[tuple[str, str], ...] = field(default=())
