@@ -84,21 +84,24 @@ def triage(
 
 
 def _triage(source: str, config: Path | None, overrides: dict[str, Any], fmt: str, color: bool) -> None:
-    # Imported here so `incidentbot --help` stays fast.
+    # Imported here, and only the reporter asked for, so `--help` and `--json` do not pay for the others.
     from incidentbot import pipeline, settings
     from incidentbot.parse.input import read_input
-    from reporters.console import ConsoleReporter
-    from reporters.json_report import JsonReporter
-    from reporters.markdown import MarkdownReporter
 
     conf = settings.load(config, **overrides)
     raw = read_input(source, conf.limits)
     report = pipeline.triage(raw.text, conf, input_warnings=raw.warnings)
     if fmt == "json":
+        from reporters.json_report import JsonReporter
+
         click.echo(JsonReporter().render(report))
     elif fmt == "markdown":
+        from reporters.markdown import MarkdownReporter
+
         click.echo(MarkdownReporter().render(report))
     else:
+        from reporters.console import ConsoleReporter
+
         click.echo(ConsoleReporter().render(report, color=color), nl=False)
 
 
