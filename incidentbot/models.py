@@ -89,7 +89,6 @@ class Trace:
         return self.primary.frames
 
 
-
 @dataclass(frozen=True, slots=True)
 class Person:
     name: str | None = None

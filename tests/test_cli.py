@@ -193,3 +193,22 @@ def test_version() -> None:
     assert _run("--version").stdout.strip().endswith(__version__)
     result = CliRunner().invoke(main, ["--version"])
     assert __version__ in result.output
+
+
+def test_no_input_on_a_terminal_is_an_error_not_a_hang(shop: ShopHistory) -> None:
+    import os
+
+    leader, follower = os.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "incidentbot", "triage", "--repo", str(shop.builder.root)],
+            stdin=follower,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert done.returncode == 2
+    assert done.stderr.startswith("Error: no input: standard input is a terminal")

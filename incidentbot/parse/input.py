@@ -19,6 +19,11 @@ class RawInput:
 def read_input(source: str, limits: Limits) -> RawInput:
     """The input's text (UTF-8, UTF-16 with a BOM; undecodable bytes replaced), cut at the input limit."""
     limit = limits.max_input_bytes
+    if source == "-" and sys.stdin.isatty():
+        # Waiting on a terminal for a paste nobody announced would look like a hang.
+        raise InputError(
+            "no input: standard input is a terminal", "pass a trace file, or pipe one: ... | incidentbot triage -"
+        )
     try:
         if source == "-":
             data = sys.stdin.buffer.read(limit + 1)
