@@ -32,7 +32,8 @@ class RepoView:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self.git_repo = git.Repo(path, search_parent_directories=False)
+            # Like git itself: a folder inside a checkout means that checkout.
+            self.git_repo = git.Repo(path, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
             raise LinkError(f"not a git repository: {path}", "pass --repo PATH to a git checkout") from exc
         if self.git_repo.bare:

@@ -46,3 +46,8 @@ def test_commit_graph_in_a_detached_checkout_without_refs(git_repo: GitRepoBuild
     repo = RepoView(git_repo.root)
     assert repo.ensure_commit_graph() is None
     assert repo.has_changed_path_filters()
+
+
+def test_a_folder_inside_a_checkout_means_that_checkout(git_repo: GitRepoBuilder) -> None:
+    git_repo.commit("one", ALICE, "2024-01-01T00:00:00", {"src/a.py": "x = 1\n"})
+    assert RepoView(git_repo.root / "src").root == git_repo.root
