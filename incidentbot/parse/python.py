@@ -118,57 +118,69 @@ def _members_first(blocks: list[_Block]) -> list[_Block]:
 
 
 def _read_blocks(lines: list[str]) -> list[_Block]:
-    blocks: list[_Block] = []
-    current: _Block | None = None
-    expect_source = False
-    in_message = False
+    reader = _Reader()
     for raw in lines:
-        line = raw.rstrip("\r")
+        reader.feed(raw.rstrip("\r"))
+    return reader.blocks
+
+
+class _Reader:
+    """A line-by-line state machine: headers start blocks, frames fill them, the exception line ends them."""
+
+    def __init__(self) -> None:
+        self.blocks: list[_Block] = []
+        self.current: _Block | None = None
+        self.expect_source = False  # the line after a frame may be its source line
+        self.in_message = False  # the lines after the exception line may continue its message
+
+    def feed(self, line: str) -> None:
         stripped = line.strip()
         if stripped == _MEMBER or stripped.endswith(HEADER) or stripped.endswith(_GROUP_HEADER):
-            if stripped == _MEMBER or current is None or current.frames or current.type:
-                current = _Block(member=stripped == _MEMBER)
-                blocks.append(current)
-            expect_source = in_message = False
-            continue
-        if stripped in (_CAUSE, _CONTEXT):
-            if blocks:
-                blocks[-1].relation = "cause" if stripped == _CAUSE else "context"
-            current, in_message = None, False
-            continue
-        frame = _FRAME.match(line)
-        if frame:
-            if current is None or current.type is not None:
-                # A frame outside a "Traceback" header (SyntaxError, a clipped log): start a block anyway.
-                current = _Block()
-                blocks.append(current)
-            current.frames.append(_frame(frame))
-            expect_source, in_message = True, False
-            continue
-        if current is None:
-            continue
-        if expect_source and line.startswith((" ", "\t")) and stripped:
-            if not _CARET.match(line):
-                last = current.frames[-1]
-                if last.context_line is None:
-                    current.frames[-1] = _with_source(last, stripped)
-            continue
-        if _CARET.match(line) and stripped:
-            continue
-        expect_source = False
-        if in_message:
+            self._header(member=stripped == _MEMBER)
+        elif stripped in (_CAUSE, _CONTEXT):
+            if self.blocks:
+                self.blocks[-1].relation = "cause" if stripped == _CAUSE else "context"
+            self.current, self.in_message = None, False
+        elif frame := _FRAME.match(line):
+            self._frame(frame)
+        elif self.current is not None:
+            self._body(line, stripped, self.current)
+
+    def _header(self, member: bool) -> None:
+        current = self.current
+        if member or current is None or current.frames or current.type:
+            self.current = _Block(member=member)
+            self.blocks.append(self.current)
+        self.expect_source = self.in_message = False
+
+    def _frame(self, match: re.Match[str]) -> None:
+        if self.current is None or self.current.type is not None:
+            # A frame outside a "Traceback" header (SyntaxError, a clipped log): start a block anyway.
+            self.current = _Block()
+            self.blocks.append(self.current)
+        self.current.frames.append(_frame(match))
+        self.expect_source, self.in_message = True, False
+
+    def _body(self, line: str, stripped: str, current: _Block) -> None:
+        if self.expect_source and line.startswith((" ", "\t")) and stripped:
+            if not _CARET.match(line) and current.frames[-1].context_line is None:
+                current.frames[-1] = _with_source(current.frames[-1], stripped)
+            return
+        if stripped and _CARET.match(line):
+            return
+        self.expect_source = False
+        if self.in_message:
             if not stripped or len(current.message) >= _MAX_MESSAGE_LINES:
-                in_message = False
+                self.in_message = False
             else:
                 current.message.append(line)
-            continue
+            return
         if current.type is None and stripped and not line[0].isspace():
             exc = _EXCEPTION.match(stripped)
             if exc:
                 current.type = exc["type"]
                 current.message = [(exc["msg"] or "").strip()]
-                in_message = True
-    return blocks
+                self.in_message = True
 
 
 def _frame(match: re.Match[str]) -> Frame:
