@@ -247,10 +247,13 @@ class RepoView:
 
     # ---- remote ----------------------------------------------------------------------------------------
     def github_url(self) -> str | None:
-        """https://github.com/owner/name for an ``origin`` on GitHub, else None."""
-        try:
-            url = str(self.git.config("--get", "remote.origin.url")).strip()
-        except git.GitCommandError:
-            return None
-        match = _GITHUB_REMOTE.match(url)
-        return f"https://github.com/{match['slug']}" if match else None
+        """https://github.com/owner/name for an ``origin`` on GitHub, else None (asked once per view)."""
+        if ("github_url",) not in self.memo:
+            try:
+                url = str(self.git.config("--get", "remote.origin.url")).strip()
+            except git.GitCommandError:
+                url = ""
+            match = _GITHUB_REMOTE.match(url)
+            self.remember(("github_url",), f"https://github.com/{match['slug']}" if match else None)
+        found = self.memo.get(("github_url",))
+        return found if isinstance(found, str) else None

@@ -51,3 +51,10 @@ def test_commit_graph_in_a_detached_checkout_without_refs(git_repo: GitRepoBuild
 def test_a_folder_inside_a_checkout_means_that_checkout(git_repo: GitRepoBuilder) -> None:
     git_repo.commit("one", ALICE, "2024-01-01T00:00:00", {"src/a.py": "x = 1\n"})
     assert RepoView(git_repo.root / "src").root == git_repo.root
+
+
+def test_github_remote_becomes_permalink_base(git_repo: GitRepoBuilder) -> None:
+    git_repo.commit("one", ALICE, "2024-01-01T00:00:00", {"a.py": "x = 1\n"})
+    assert RepoView(git_repo.root).github_url() is None
+    git_repo.git("remote", "add", "origin", "git@github.com:shop-co/shop.git")
+    assert RepoView(git_repo.root).github_url() == "https://github.com/shop-co/shop"
