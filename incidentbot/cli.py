@@ -25,6 +25,9 @@ Examples:
   incidentbot triage sentry-event.json --repo . --json
   kubectl logs api-7f9c | incidentbot triage - --repo . --first-seen 2024-05-01T12:00:00Z
   incidentbot triage trace.txt --rev v2.3.1 --release-range v2.3.0..v2.3.1 --format markdown
+  incidentbot triage trace.txt --format slack          # the Block Kit JSON, posting nothing
+  incidentbot triage trace.txt --post slack,github     # one Slack thread and one GitHub issue per incident
+  incidentbot triage trace.txt --post github --dry-run
 """
 
 
@@ -46,11 +49,14 @@ def main() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["console", "markdown", "json"]),
+    type=click.Choice(["console", "markdown", "json", "slack", "github"]),
     default="console",
     show_default=True,
+    help="slack: the Block Kit JSON; github: the issue title and body (neither posts anything).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--post", "post_to", metavar="DEST[,DEST]", help="Post to these destinations: slack, github.")
+@click.option("--dry-run", is_flag=True, help="With --post: show what would be posted and post nothing.")
 @click.option("--color/--no-color", default=None, help="Colour the console report (default: only on a terminal).")
 @click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
 @click.option("--debug", is_flag=True, help="Log each step and show tracebacks of internal errors.")
@@ -62,6 +68,8 @@ def triage(
     release_range: str | None,
     fmt: str,
     as_json: bool,
+    post_to: str | None,
+    dry_run: bool,
     color: bool | None,
     config: Path | None,
     debug: bool,
@@ -80,18 +88,74 @@ def triage(
     }
     fmt = "json" if as_json else fmt
     use_color = sys.stdout.isatty() if color is None else color
-    _run(lambda: _triage(source, config, overrides, fmt, use_color), debug)
+    destinations = [name.strip() for name in (post_to or "").split(",") if name.strip()]
+    if dry_run and not destinations:
+        raise click.UsageError("--dry-run goes with --post (e.g. --post slack,github --dry-run)")
+    _run(lambda: _triage(source, config, overrides, fmt, use_color, destinations, dry_run), debug)
 
 
-def _triage(source: str, config: Path | None, overrides: dict[str, Any], fmt: str, color: bool) -> None:
+def _triage(
+    source: str,
+    config: Path | None,
+    overrides: dict[str, Any],
+    fmt: str,
+    color: bool,
+    destinations: list[str],
+    dry_run: bool,
+) -> None:
     # Imported here, and only the reporter asked for, so `--help` and `--json` do not pay for the others.
     from incidentbot import pipeline, settings
     from incidentbot.parse.input import read_input
 
     conf = settings.load(config, **overrides)
+    publishers = _publishers(conf, destinations, dry_run)  # a missing token fails before any work
     raw = read_input(source, conf.limits)
     report = pipeline.triage(raw.text, conf, input_warnings=raw.warnings)
-    if fmt == "json":
+    if dry_run:
+        from incidentbot.preview import dry_run_text
+
+        click.echo(dry_run_text(report, conf, destinations))
+        return
+    _print_report(report, conf, fmt, color)
+    if publishers:
+        from incidentbot.deliver import deliver
+        from incidentbot.store import open_store
+
+        store = open_store(conf.effective_database_url)
+        seen_at = datetime.now(tz=UTC)
+        _print_outcomes(deliver(report, publishers, store, seen_at, conf.claim_wait_seconds))
+
+
+def _publishers(conf: Any, destinations: list[str], dry_run: bool) -> list[Any]:
+    if not destinations or dry_run:
+        from incidentbot.registry import reporter_class
+
+        for name in destinations:
+            reporter_class(name)  # an unknown name is an error even in a dry run
+        return []
+    from incidentbot.deliver import publishers_for
+
+    return publishers_for(conf, destinations)
+
+
+def _print_outcomes(outcomes: list[Any]) -> None:
+    failed = False
+    for outcome in outcomes:
+        if outcome.action == "failed":
+            failed = True
+            click.echo(f"Error: {outcome.error}", err=True)
+        else:
+            click.echo(f"{outcome.reporter}: {outcome.action}{' ' + outcome.url if outcome.url else ''}", err=True)
+    if failed:
+        sys.exit(1)
+
+
+def _print_report(report: Any, conf: Any, fmt: str, color: bool) -> None:
+    if fmt in ("slack", "github"):
+        from incidentbot.preview import preview
+
+        click.echo(preview(report, conf, fmt))
+    elif fmt == "json":
         from reporters.json_report import JsonReporter
 
         click.echo(JsonReporter().render(report))
@@ -103,6 +167,55 @@ def _triage(source: str, config: Path | None, overrides: dict[str, Any], fmt: st
         from reporters.console import ConsoleReporter
 
         click.echo(ConsoleReporter().render(report, color=color), nl=False)
+
+
+@main.command()
+@click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
+@click.option("--debug", is_flag=True, help="Log each step and show tracebacks of internal errors.")
+def retry(config: Path | None, debug: bool) -> None:
+    """Post what failed before (kept in the store), to every configured destination."""
+    _configure_logging(debug)
+    _run(lambda: _retry(config), debug)
+
+
+def _retry(config: Path | None) -> None:
+    from incidentbot import settings
+    from incidentbot.deliver import configured_publishers, retry_pending
+    from incidentbot.store import open_store
+
+    conf = settings.load(config)
+    store = open_store(conf.effective_database_url)
+    outcomes = retry_pending(store, configured_publishers(conf), conf.claim_wait_seconds)
+    if not outcomes:
+        click.echo("nothing to retry", err=True)
+    _print_outcomes(outcomes)
+
+
+@main.command()
+@click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
+@click.option("--debug", is_flag=True, help="Log each step and show tracebacks of internal errors.")
+def sync(config: Path | None, debug: bool) -> None:
+    """Mark incidents resolved whose GitHub issue was closed, and update their Slack messages."""
+    _configure_logging(debug)
+    _run(lambda: _sync(config), debug)
+
+
+def _sync(config: Path | None) -> None:
+    from incidentbot import settings
+    from incidentbot.deliver import configured_publishers, sync_states
+    from incidentbot.errors import ConfigError
+    from incidentbot.interfaces import IssueTracker
+    from incidentbot.store import open_store
+
+    conf = settings.load(config)
+    publishers = configured_publishers(conf)
+    github = next((p for p in publishers if isinstance(p, IssueTracker)), None)
+    if github is None:
+        raise ConfigError("sync needs GitHub", "set GITHUB_TOKEN and GITHUB_REPOSITORY")
+    store = open_store(conf.effective_database_url)
+    outcomes = sync_states(store, github, [p for p in publishers if p.name != "github"], conf.claim_wait_seconds)
+    click.echo(f"{len(outcomes)} update(s)", err=True)
+    _print_outcomes(outcomes)
 
 
 def _run(action: Any, debug: bool) -> None:

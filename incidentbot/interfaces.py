@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 if TYPE_CHECKING:
-    from incidentbot.models import Evidence, Report
+    from incidentbot.models import Delivery, Evidence, Incident, Report
     from incidentbot.repo import RepoView
     from incidentbot.settings import Settings
 
@@ -28,3 +28,24 @@ class Renderer(Protocol):
     name: str
 
     def render(self, report: Report) -> str: ...
+
+
+class Publisher(Protocol):
+    """Posts an incident to one destination (Slack, GitHub) and keeps that post current.
+
+    ``previous`` is this destination's delivery so far (None: post for the first time). The returned delivery
+    is stored; raising ReportError keeps the post for a retry without touching other destinations.
+    """
+
+    name: str
+
+    def post(self, report: Report, incident: Incident, previous: Delivery | None) -> Delivery: ...
+
+
+@runtime_checkable
+class IssueTracker(Publisher, Protocol):
+    """A destination whose posts have a state people change (a GitHub issue is closed when fixed)."""
+
+    def issue_state(self, delivery: Delivery) -> str:
+        """ "open" or "closed", as the destination has it now."""
+        ...

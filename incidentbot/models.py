@@ -107,6 +107,8 @@ class CodeLocation:
     exception_index: int
     frame_index: int
     url: str | None = None  # permalink at the revision, when the remote is known
+    excerpt: tuple[str, ...] = ()  # the source around ``line`` at the revision
+    excerpt_start: int = 0  # line number of excerpt[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,3 +205,37 @@ class Report:
     evidence: Evidence
     severity: str = "error"
     drafted_by: str = "template"
+
+
+IncidentState = Literal["open", "resolved", "regressed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """One error across all its occurrences, as the store knows it."""
+
+    fingerprint: str
+    title: str
+    first_seen: datetime
+    last_seen: datetime
+    count: int = 1
+    state: IncidentState = "open"  # resolved: its GitHub issue was closed; regressed: it came back after that
+    source_url: str | None = None  # the Sentry issue, when known
+    issue_url: str | None = None  # the GitHub issue, once posted
+    issue_number: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Where one incident was posted on one destination, and how far its updates have got."""
+
+    reporter: str  # "slack", "github"
+    fingerprint: str
+    external_id: str  # Slack: the root message's "channel/ts"; GitHub: the issue number
+    url: str | None
+    posted_at: datetime
+    updated_at: datetime  # the last reply or comment about recurrences
+    reported_count: int  # the incident's count as of that reply or comment
+    # Slack: the incident state the root message last announced; GitHub: the issue's state, "open" or "closed".
+    state: str = "open"
+    reopened: bool = False  # this post reopened a closed issue (a regression); not stored

@@ -46,3 +46,11 @@ def md_block(text: object, language: str = "") -> str:
 
 def _longest_run(text: str) -> int:
     return max((len(run) for run in _LONGEST_BACKTICKS.findall(text)), default=0)
+
+
+_URL_OK = re.compile(r"^https?://[^\s<>()\[\]|\"'`\\]+$")
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL that cannot break out of Markdown or Slack link syntax; None for anything else."""
+    return url if url and _URL_OK.match(url) else None

@@ -6,11 +6,12 @@ Precedence: CLI flag > ``INCIDENTBOT_*`` environment variable (nested with ``__`
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -58,12 +59,23 @@ class Redaction(BaseModel):
     allow: tuple[str, ...] = ()  # exact strings never replaced
 
 
+def _aliases(name: str, conventional: str) -> AliasChoices:
+    """A setting readable as its config-file key, INCIDENTBOT_<NAME>, and the conventional variable (GITHUB_TOKEN…)."""
+    return AliasChoices(name, f"INCIDENTBOT_{name.upper()}", conventional)
+
+
+def _default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "incidentbot"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="INCIDENTBOT_",
         env_nested_delimiter="__",
         extra="forbid",
         frozen=True,
+        populate_by_name=True,
     )
 
     repo: Path = Path(".")
@@ -81,6 +93,29 @@ class Settings(BaseSettings):
     limits: Limits = Limits()
     ranking: Ranking = Ranking()
     redaction: Redaction = Redaction()
+
+    # Where reports go (docs/destinations.md).
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=_aliases("slack_bot_token", "SLACK_BOT_TOKEN"))
+    slack_channel: str | None = Field(None, validation_alias=_aliases("slack_channel", "SLACK_CHANNEL"))
+    slack_api_url: str = "https://slack.com/api/"
+    slack_reply_minutes: float = 10.0  # at most one "seen again" reply per thread in this interval
+    slack_users: dict[str, str] = Field(default_factory=dict)  # e-mail → Slack user ID
+    github_token: SecretStr | None = Field(None, validation_alias=_aliases("github_token", "GITHUB_TOKEN"))
+    github_repository: str | None = Field(None, validation_alias=_aliases("github_repository", "GITHUB_REPOSITORY"))
+    github_api_url: str = Field("https://api.github.com", validation_alias=_aliases("github_api_url", "GITHUB_API_URL"))
+    github_labels: tuple[str, ...] = ("incidentbot",)
+    github_regression_label: str = "regression"
+    github_comment_minutes: float = 60.0  # at most one recurrence comment per issue in this interval
+    github_write_interval: float = 1.0  # seconds between writes, as GitHub asks of integrations
+    owners_file: Path | None = None  # explicit e-mail/team → GitHub login and Slack ID (docs/destinations.md)
+    # State: SQLite under state_dir unless a database URL (PostgreSQL for several replicas) is given.
+    database_url: str | None = None
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    claim_wait_seconds: float = 30.0  # how long to wait for another process that is posting the same incident
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.state_dir / 'incidentbot.sqlite3'}"
 
     @classmethod
     def settings_customise_sources(

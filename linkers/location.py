@@ -15,6 +15,8 @@ from incidentbot.repo import RepoView
 from incidentbot.settings import Settings
 from linkers.codekind import frame_weight, is_test_path
 
+EXCERPT_CONTEXT = 5  # lines shown above and below the failing line
+
 
 class LocationFinder:
     name = "location"
@@ -30,7 +32,19 @@ class LocationFinder:
         if evidence.remote_url and evidence.revision:
             url = f"{evidence.remote_url}/blob/{evidence.revision}/{location.path}#L{location.line}"
             location = replace(location, url=url)
+        if evidence.revision:
+            location = with_excerpt(location, repo, evidence.revision)
         return replace(evidence, location=location)
+
+
+def with_excerpt(location: CodeLocation, repo: RepoView, revision: str, context: int = EXCERPT_CONTEXT) -> CodeLocation:
+    """The location with the source lines around it at the revision (for the issue body and the LLM)."""
+    lines = repo.read_lines(location.path, revision)
+    if not lines:
+        return location
+    start = max(1, location.line - context)
+    end = min(len(lines), location.line + context)
+    return replace(location, excerpt=tuple(lines[start - 1 : end]), excerpt_start=start)
 
 
 def weighted_location(evidence: Evidence) -> CodeLocation | None:

@@ -19,6 +19,7 @@ def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig-global"))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # the default SQLite store
     monkeypatch.chdir(tmp_path)
     yield
 

@@ -1,0 +1,392 @@
+"""State through SQLAlchemy: SQLite by default, PostgreSQL by URL when several processes share the work.
+
+Tables: ``incidents`` (one row per fingerprint: counts, state, the latest report), ``deliveries`` (where an
+incident was posted on each destination; the row is also the lease that keeps two processes from posting the
+same incident twice), ``outbox`` (posts that failed and wait for ``incidentbot retry``) and ``migrations``.
+
+Exactly one first post per (fingerprint, destination): a process posts only while it holds the row's lease,
+taken with an INSERT (first post) or a conditional UPDATE (later updates), both atomic in SQLite and PostgreSQL.
+A lease older than ``LEASE_SECONDS`` belongs to a process that died and may be taken over.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from incidentbot.errors import ConfigError, ReportError
+from incidentbot.models import Delivery, Incident, IncidentState, Report
+
+LEASE_SECONDS = 300.0  # a post that takes longer than this is presumed dead
+_POLL_SECONDS = 0.2
+
+metadata = MetaData()
+migrations_table = Table(
+    "migrations", metadata, Column("name", String(100), primary_key=True), Column("applied_at", DateTime(True))
+)
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("first_seen", DateTime(True), nullable=False),
+    Column("last_seen", DateTime(True), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("source_url", Text),
+    Column("issue_url", Text),
+    Column("issue_number", Integer),
+    Column("report_json", Text, nullable=False),
+)
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("reporter", String(32), primary_key=True),
+    Column("external_id", Text),  # NULL while the first post is under way
+    Column("url", Text),
+    Column("posted_at", DateTime(True)),
+    Column("updated_at", DateTime(True)),
+    Column("reported_count", Integer, nullable=False, default=0),
+    Column("state", String(16), nullable=False, default="open"),
+    Column("lease", String(36)),  # who is posting now; NULL when nobody is
+    Column("leased_at", DateTime(True)),
+)
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("reporter", String(32), primary_key=True),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=False),
+    Column("created_at", DateTime(True), nullable=False),
+    Column("updated_at", DateTime(True), nullable=False),
+)
+
+# Named migrations, applied once each in order and recorded in ``migrations`` (the idea of simonw/llm's).
+MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
+    ("m001_initial", lambda conn: metadata.create_all(conn, tables=[incidents, deliveries, outbox])),
+]
+
+_REPORT = TypeAdapter(Report)
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A post that failed and is kept for a retry."""
+
+    fingerprint: str
+    reporter: str
+    attempts: int
+    last_error: str
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = _engine(url)
+        self._migrate()
+
+    # incidents
+
+    def record_occurrence(self, report: Report, seen_at: datetime) -> Incident:
+        """Count one more occurrence of the report's incident (creating it) and keep the newest report."""
+        fingerprint = report.evidence.fingerprint
+        values = {"report_json": _REPORT.dump_json(report).decode(), "title": report.title}
+        for _ in range(3):  # an insert racing another process's insert becomes an update
+            with self._begin() as conn:
+                done = conn.execute(
+                    update(incidents)
+                    .where(incidents.c.fingerprint == fingerprint)
+                    .values(count=incidents.c.count + 1, last_seen=seen_at, **values)
+                )
+                if done.rowcount:
+                    return self._existing(conn, fingerprint)
+                try:
+                    conn.execute(
+                        insert(incidents).values(
+                            fingerprint=fingerprint,
+                            first_seen=seen_at,
+                            last_seen=seen_at,
+                            count=1,
+                            state="open",
+                            source_url=report.evidence.trace.url,
+                            **values,
+                        )
+                    )
+                    return self._existing(conn, fingerprint)
+                except IntegrityError:
+                    conn.rollback()
+        raise ReportError(f"could not record incident {fingerprint[:12]}", "check the database for locks")
+
+    def incident(self, fingerprint: str) -> Incident | None:
+        with self._begin() as conn:
+            return self._incident(conn, fingerprint)
+
+    def report(self, fingerprint: str) -> Report | None:
+        with self._begin() as conn:
+            text = conn.execute(select(incidents.c.report_json).where(incidents.c.fingerprint == fingerprint)).scalar()
+        return None if text is None else _REPORT.validate_json(text)
+
+    def set_state(self, fingerprint: str, state: IncidentState) -> Incident:
+        return self._update_incident(fingerprint, state=state)
+
+    def set_issue(self, fingerprint: str, number: int, url: str | None) -> Incident:
+        return self._update_incident(fingerprint, issue_number=number, issue_url=url)
+
+    def open_incidents_with_issues(self) -> list[Incident]:
+        with self._begin() as conn:
+            rows = conn.execute(
+                select(incidents).where(incidents.c.issue_number.is_not(None), incidents.c.state != "resolved")
+            )
+            return [_to_incident(row._mapping) for row in rows]
+
+    # deliveries
+
+    def delivery(self, fingerprint: str, reporter: str) -> Delivery | None:
+        with self._begin() as conn:
+            row = self._delivery_row(conn, fingerprint, reporter)
+        return _to_delivery(row) if row is not None and row["external_id"] is not None else None
+
+    @contextmanager
+    def lease(self, fingerprint: str, reporter: str, wait_seconds: float) -> Iterator[Delivery | None]:
+        """Hold the right to post this incident on this destination; yields the delivery so far (None: first post).
+
+        Waits while another process holds it. The caller saves the new delivery with ``save`` inside the block;
+        on an exception the lease is released and a first post that never happened leaves no trace.
+        """
+        token = str(uuid.uuid4())
+        deadline = time.monotonic() + wait_seconds
+        while not self._take(fingerprint, reporter, token):
+            if time.monotonic() > deadline:
+                raise ReportError(
+                    f"{reporter}: another incidentbot process is still posting incident {fingerprint[:12]}",
+                    "the post is kept; run `incidentbot retry` later",
+                )
+            time.sleep(_POLL_SECONDS)
+        try:
+            yield self.delivery(fingerprint, reporter)
+        except BaseException:
+            self._release(fingerprint, reporter, token, forget_unposted=True)
+            raise
+        self._release(fingerprint, reporter, token, forget_unposted=True)
+
+    def save(self, delivery: Delivery) -> None:
+        with self._begin() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.fingerprint == delivery.fingerprint, deliveries.c.reporter == delivery.reporter)
+                .values(
+                    external_id=delivery.external_id,
+                    url=delivery.url,
+                    posted_at=delivery.posted_at,
+                    updated_at=delivery.updated_at,
+                    reported_count=delivery.reported_count,
+                    state=delivery.state,
+                )
+            )
+
+    def _take(self, fingerprint: str, reporter: str, token: str) -> bool:
+        now = _now()
+        stale = datetime.fromtimestamp(now.timestamp() - LEASE_SECONDS, tz=UTC)
+        try:
+            with self._begin() as conn:
+                conn.execute(
+                    insert(deliveries).values(
+                        fingerprint=fingerprint,
+                        reporter=reporter,
+                        lease=token,
+                        leased_at=now,
+                        reported_count=0,
+                        state="open",
+                    )
+                )
+            return True
+        except IntegrityError:
+            pass  # the row exists: take its lease if nobody holds it
+        with self._begin() as conn:
+            taken = conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.fingerprint == fingerprint,
+                    deliveries.c.reporter == reporter,
+                    (deliveries.c.lease.is_(None)) | (deliveries.c.leased_at < stale),
+                )
+                .values(lease=token, leased_at=now)
+            )
+            return bool(taken.rowcount)
+
+    def _release(self, fingerprint: str, reporter: str, token: str, forget_unposted: bool) -> None:
+        where = (
+            deliveries.c.fingerprint == fingerprint,
+            deliveries.c.reporter == reporter,
+            deliveries.c.lease == token,
+        )
+        with self._begin() as conn:
+            if forget_unposted:
+                conn.execute(deliveries.delete().where(*where, deliveries.c.external_id.is_(None)))
+            conn.execute(update(deliveries).where(*where).values(lease=None, leased_at=None))
+
+    # outbox
+
+    def keep_for_retry(self, fingerprint: str, reporter: str, error: str) -> None:
+        now = _now()
+        with self._begin() as conn:
+            done = conn.execute(
+                update(outbox)
+                .where(outbox.c.fingerprint == fingerprint, outbox.c.reporter == reporter)
+                .values(attempts=outbox.c.attempts + 1, last_error=error, updated_at=now)
+            )
+            if not done.rowcount:
+                conn.execute(
+                    insert(outbox).values(
+                        fingerprint=fingerprint,
+                        reporter=reporter,
+                        attempts=1,
+                        last_error=error,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+
+    def pending(self) -> list[Pending]:
+        with self._begin() as conn:
+            rows = conn.execute(select(outbox).order_by(outbox.c.created_at))
+            return [Pending(r.fingerprint, r.reporter, r.attempts, r.last_error) for r in rows]
+
+    def done(self, fingerprint: str, reporter: str) -> None:
+        with self._begin() as conn:
+            conn.execute(outbox.delete().where(outbox.c.fingerprint == fingerprint, outbox.c.reporter == reporter))
+
+    # plumbing
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise ReportError(
+                f"database {self._safe_url()} is unavailable: {exc.orig}",
+                "check INCIDENTBOT_DATABASE_URL and that the database is running",
+            ) from exc
+
+    def _safe_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def _incident(self, conn: Connection, fingerprint: str) -> Incident | None:
+        row = conn.execute(select(incidents).where(incidents.c.fingerprint == fingerprint)).first()
+        return None if row is None else _to_incident(row._mapping)
+
+    def _existing(self, conn: Connection, fingerprint: str) -> Incident:
+        found = self._incident(conn, fingerprint)
+        if found is None:
+            raise ReportError(f"incident {fingerprint[:12]} is not in the store", "triage it again")
+        return found
+
+    def _update_incident(self, fingerprint: str, **values: Any) -> Incident:
+        with self._begin() as conn:
+            conn.execute(update(incidents).where(incidents.c.fingerprint == fingerprint).values(**values))
+            return self._existing(conn, fingerprint)
+
+    @staticmethod
+    def _delivery_row(conn: Connection, fingerprint: str, reporter: str) -> Any:
+        row = conn.execute(
+            select(deliveries).where(deliveries.c.fingerprint == fingerprint, deliveries.c.reporter == reporter)
+        ).first()
+        return None if row is None else row._mapping
+
+    def _migrate(self) -> None:
+        with self._begin() as conn:
+            metadata.create_all(conn, tables=[migrations_table])
+            applied = set(conn.execute(select(migrations_table.c.name)).scalars())
+            for name, step in MIGRATIONS:
+                if name not in applied:
+                    step(conn)
+                    conn.execute(insert(migrations_table).values(name=name, applied_at=_now()))
+
+
+def open_store(url: str) -> Store:
+    """The store at a SQLAlchemy URL; a bad URL is a one-line configuration error."""
+    try:
+        return Store(url)
+    except (SQLAlchemyError, ModuleNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot open the database {url.split('@')[-1]}: {exc}",
+            "set INCIDENTBOT_DATABASE_URL to sqlite:///path or postgresql+psycopg://user@host/db",
+        ) from exc
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # WAL lets readers run beside the one writer; several processes share one file.
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            dbapi_conn.execute("PRAGMA busy_timeout=30000")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _to_incident(row: Any) -> Incident:
+    return Incident(
+        fingerprint=row["fingerprint"],
+        title=row["title"],
+        first_seen=_aware(row["first_seen"]),
+        last_seen=_aware(row["last_seen"]),
+        count=row["count"],
+        state=row["state"],
+        source_url=row["source_url"],
+        issue_url=row["issue_url"],
+        issue_number=row["issue_number"],
+    )
+
+
+def _to_delivery(row: Any) -> Delivery:
+    return Delivery(
+        reporter=row["reporter"],
+        fingerprint=row["fingerprint"],
+        external_id=row["external_id"],
+        url=row["url"],
+        posted_at=_aware(row["posted_at"]),
+        updated_at=_aware(row["updated_at"]),
+        reported_count=row["reported_count"],
+        state=row["state"],
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _now() -> datetime:
+    return datetime.now(tz=UTC)
