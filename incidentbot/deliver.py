@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from incidentbot.errors import ConfigError, ReportError, Unavailable
 from incidentbot.interfaces import IssueTracker, Publisher
@@ -77,6 +77,7 @@ def sync_states(store: Store, github: IssueTracker, others: Sequence[Publisher],
 
 def deliver_one(report: Report, incident: Incident, publisher: Publisher, store: Store, wait_seconds: float) -> Outcome:
     fingerprint = incident.fingerprint
+    started = datetime.now(tz=UTC)
     try:
         with store.lease(fingerprint, publisher.name, wait_seconds) as previous:
             # Re-read: another process may have counted an occurrence or changed the state while we waited.
@@ -90,7 +91,9 @@ def deliver_one(report: Report, incident: Incident, publisher: Publisher, store:
         return _kept(store, fingerprint, publisher.name, f"internal error: {type(exc).__name__}: {exc}")
     store.done(fingerprint, publisher.name)
     _record_issue(store, incident, delivery)
-    return Outcome(publisher.name, "posted" if previous is None else "updated", delivery.url)
+    # "posted" only when this call created the post: a reporter may find one a lost store forgot (GitHub's marker).
+    created = previous is None and delivery.posted_at >= started
+    return Outcome(publisher.name, "posted" if created else "updated", delivery.url)
 
 
 def ordered(publishers: Sequence[Publisher]) -> list[Publisher]:

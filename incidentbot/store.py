@@ -36,7 +36,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from incidentbot.errors import ConfigError, ReportError
 from incidentbot.models import Delivery, Incident, IncidentState, Report
@@ -321,13 +321,22 @@ class Store:
         return None if row is None else row._mapping
 
     def _migrate(self) -> None:
-        with self._begin() as conn:
-            metadata.create_all(conn, tables=[migrations_table])
-            applied = set(conn.execute(select(migrations_table.c.name)).scalars())
-            for name, step in MIGRATIONS:
-                if name not in applied:
-                    step(conn)
-                    conn.execute(insert(migrations_table).values(name=name, applied_at=_now()))
+        # Two processes starting on a new database both try; the loser's CREATE or INSERT fails and it looks
+        # again (tables are created only when missing), finding the winner's work.
+        for attempt in range(10):
+            try:
+                with self.engine.begin() as conn:
+                    metadata.create_all(conn, tables=[migrations_table])
+                    applied = set(conn.execute(select(migrations_table.c.name)).scalars())
+                    for name, step in MIGRATIONS:
+                        if name not in applied:
+                            step(conn)
+                            conn.execute(insert(migrations_table).values(name=name, applied_at=_now()))
+                return
+            except (IntegrityError, OperationalError, ProgrammingError):
+                if attempt == 9:
+                    raise
+                time.sleep(_POLL_SECONDS)
 
 
 def open_store(url: str) -> Store:

@@ -19,6 +19,7 @@ import requests
 from github import Auth, Github, GithubException, GithubRetry
 from github.Issue import Issue
 from github.Repository import Repository
+from urllib3.util.retry import Retry
 
 from incidentbot.errors import ReportError, Unavailable
 from incidentbot.models import Delivery, Incident, Report
@@ -35,12 +36,17 @@ LABEL_COLOUR = "b60205"
 
 
 class _WriteSafeRetry(GithubRetry):
-    """PyGithub's retry, extended to POST and PATCH for rate-limit answers only.
+    """PyGithub's retry, but a POST is repeated only after a rate-limit answer.
 
-    urllib3 never repeats a POST; but a request GitHub refused for a rate limit (403/429) was not carried out,
-    so repeating it after the wait cannot create a second issue. A POST that met a 5xx is not repeated (it may
-    have been carried out); the marker lookup finds the issue next time instead.
+    PyGithub repeats a POST after any 5xx, and a 502 can arrive after GitHub created the issue: repeating it
+    would open a second one. A request refused for a rate limit (403/429) was not carried out, so that one is
+    repeated after the wait. A POST that met a 5xx fails; the post is kept, and the marker lookup of the retry
+    finds the issue if GitHub did create it.
     """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allowed_methods", Retry.DEFAULT_ALLOWED_METHODS | {"GET", "PATCH"})
+        super().__init__(**kwargs)
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         if method.upper() in ("POST", "PATCH") and status_code in (403, 429):

@@ -86,7 +86,10 @@ class FakeGitHub(FakeServer):
             issue = self._issue(int(match[1]))
             if issue is None:
                 return _not_found()
-            issue.labels += [name for name in request.body["labels"] if name not in issue.labels]
+            names = (
+                request.body if isinstance(request.body, list) else request.body["labels"]
+            )  # both shapes GitHub takes
+            issue.labels += [name for name in names if name not in issue.labels]
             return Response(200, [self._label(name) for name in issue.labels])
         if match := re.fullmatch(r"/labels/(.+)", path):
             name = match[1]

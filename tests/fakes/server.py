@@ -79,8 +79,13 @@ class FakeServer:
         with self._lock:
             self._faults.append(_Fault(method.upper(), path, response, times))
 
-    def calls(self, method: str, path_part: str = "") -> list[Request]:
-        return [r for r in self.requests if r.method == method.upper() and path_part in r.path]
+    def calls(self, method: str, path_part: str = "", exact: bool = False) -> list[Request]:
+        """The requests made with ``method`` to paths containing (or, ``exact``, equal to) ``path_part``."""
+        return [
+            r
+            for r in self.requests
+            if r.method == method.upper() and (r.path == path_part if exact else path_part in r.path)
+        ]
 
     def handle(self, request: Request) -> Response:
         raise NotImplementedError
