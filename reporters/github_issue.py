@@ -56,6 +56,8 @@ def issue_body(report: Report, logins: Mapping[str, str], now: datetime) -> str:
         .get_template("github_issue.md.j2")
         .render(
             summary=report.summary_md,
+            exception_type=evidence.trace.exception_type,
+            message_line=" ".join(evidence.trace.message.split())[:500],
             location=location,
             excerpt=_excerpt(report),
             revision=evidence.revision or "",

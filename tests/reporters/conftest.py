@@ -84,3 +84,11 @@ def triaged(shop: ShopHistory, message: str = "division by zero") -> Report:
     """A real report: the traceback triaged against the shop repository with the current settings."""
     conf = settings.load()
     return pipeline.triage(shop_traceback(shop.builder.root, message), conf)
+
+
+@pytest.fixture(autouse=True)
+def _repo_setting(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """Tests that triage the shop without the destinations find it through INCIDENTBOT_REPO too."""
+    if "shop" in request.fixturenames:
+        shop: ShopHistory = request.getfixturevalue("shop")
+        monkeypatch.setenv("INCIDENTBOT_REPO", str(shop.builder.root))
