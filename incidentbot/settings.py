@@ -61,7 +61,7 @@ class Redaction(BaseModel):
 
 def _aliases(name: str, conventional: str) -> AliasChoices:
     """A setting readable as its config-file key, INCIDENTBOT_<NAME>, and the conventional variable (GITHUB_TOKEN…)."""
-    return AliasChoices(name, f"INCIDENTBOT_{name.upper()}", conventional)
+    return AliasChoices(f"INCIDENTBOT_{name.upper()}", conventional, name)  # first found wins
 
 
 def _default_state_dir() -> Path:

@@ -111,6 +111,10 @@ class Store:
         self.engine = _engine(url)
         self._migrate()
 
+    def close(self) -> None:
+        """Close the pooled connections (a daemon keeps one store for its life)."""
+        self.engine.dispose()
+
     # incidents
 
     def record_occurrence(self, report: Report, seen_at: datetime) -> Incident:

@@ -72,3 +72,38 @@ def test_broken_toml_and_missing_file(tmp_path: Path) -> None:
         load(config)
     with pytest.raises(ConfigError, match="config file not found"):
         load(tmp_path / "missing.toml")
+
+
+def test_destinations_read_the_conventional_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    monkeypatch.setenv("SLACK_CHANNEL", "#alerts")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_1")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/shop")
+    monkeypatch.setenv("GITHUB_API_URL", "https://ghe.example/api/v3")
+    monkeypatch.setenv("INCIDENTBOT_SLACK_API_URL", "http://127.0.0.1:9/api/")
+    monkeypatch.setenv("INCIDENTBOT_DATABASE_URL", "postgresql+psycopg://db/incidents")
+    conf = load()
+    assert conf.slack_bot_token is not None and conf.slack_bot_token.get_secret_value() == "xoxb-1"
+    assert (conf.slack_channel, conf.github_repository) == ("#alerts", "acme/shop")
+    assert conf.github_token is not None and conf.github_token.get_secret_value() == "ghp_1"
+    assert conf.github_api_url == "https://ghe.example/api/v3"
+    assert conf.slack_api_url == "http://127.0.0.1:9/api/"
+    assert conf.effective_database_url == "postgresql+psycopg://db/incidents"
+    assert "xoxb-1" not in repr(conf) and "ghp_1" not in repr(conf)  # secrets never print
+
+
+def test_incidentbot_prefixed_names_win_and_the_config_file_works(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "incidentbot.toml"
+    config.write_text('slack_channel = "C0FILE"\ngithub_labels = ["incident", "bug"]\n')
+    monkeypatch.setenv("SLACK_CHANNEL", "#conventional")
+    assert load(config).github_labels == ("incident", "bug")
+    assert load(config).slack_channel == "#conventional"  # the environment beats the file
+    monkeypatch.setenv("INCIDENTBOT_SLACK_CHANNEL", "#ours")
+    assert load(config).slack_channel == "#ours"
+
+
+def test_default_store_lives_in_the_state_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert load().effective_database_url == f"sqlite:///{tmp_path / 'xdg' / 'incidentbot' / 'incidentbot.sqlite3'}"

@@ -158,3 +158,13 @@ def test_slack_errors_are_one_line_and_kept_for_retry(
     assert outcome.action == "failed" and outcome.error.startswith(expected) and "\n" not in outcome.error
     store = open_store(settings.load().effective_database_url)
     assert [(p.reporter, p.attempts) for p in store.pending()] == [("slack", 1)]
+
+
+@pytest.mark.usefixtures("destinations_env")
+def test_lookups_are_cached_for_the_life_of_the_process(slack: FakeSlack, shop: ShopHistory) -> None:
+    conf = settings.load()
+    store = open_store(conf.effective_database_url)
+    publishers = publishers_for(conf, ["slack"])  # as the daemon keeps them
+    for minute in range(3):
+        deliver(triaged(shop), publishers, store, NOW + timedelta(minutes=minute), 5)
+    assert slack.lookups() == ["bob@example.com"]

@@ -1,0 +1,154 @@
+"""The store on SQLite and on a real PostgreSQL: counting, leases, the outbox, migrations."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+
+from incidentbot.errors import ConfigError, ReportError
+from incidentbot.models import Delivery, Evidence, ExceptionInfo, Report, Trace
+from incidentbot.store import Store, deliveries, open_store
+
+NOW = datetime(2024, 5, 1, 12, tzinfo=UTC)
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _postgres_available() -> bool:
+    engine = sqlalchemy.create_engine(PG_ADMIN)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("select 1"))
+        return True
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state.sqlite3'}"
+        _close_all()
+        return
+    if not _postgres_available():
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432 (.ci/run starts it)")
+    name = f"incidentbot_test_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    _close_all()
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+_opened: list[Store] = []
+
+
+def _open(url: str) -> Store:
+    store = open_store(url)
+    _opened.append(store)
+    return store
+
+
+def _close_all() -> None:
+    while _opened:
+        _opened.pop().close()
+
+
+def _report(fingerprint: str = "a" * 32, message: str = "boom") -> Report:
+    trace = Trace(exceptions=(ExceptionInfo("ValueError", message),), url="https://sentry.example/issues/1/")
+    return Report(title=f"ValueError: {message}", summary_md="s", body_md="b", evidence=Evidence(trace, fingerprint))
+
+
+def _delivery(external_id: str = "C1/1.2", count: int = 1) -> Delivery:
+    return Delivery("slack", "a" * 32, external_id, None, NOW, NOW, count)
+
+
+def test_occurrences_are_counted_and_the_newest_report_kept(store_url: str) -> None:
+    store = _open(store_url)
+    first = store.record_occurrence(_report(message="one"), NOW)
+    second = store.record_occurrence(_report(message="two"), NOW + timedelta(minutes=5))
+    assert (first.count, second.count) == (1, 2)
+    assert second.first_seen == NOW and second.last_seen == NOW + timedelta(minutes=5)
+    assert second.state == "open" and second.source_url == "https://sentry.example/issues/1/"
+    assert store.report("a" * 32) == _report(message="two")
+
+
+def test_a_lease_makes_the_second_poster_wait_and_then_see_the_first_post(store_url: str) -> None:
+    store, other = _open(store_url), _open(store_url)
+    seen: list[Delivery | None] = []
+
+    def second() -> None:
+        with other.lease("a" * 32, "slack", wait_seconds=10) as previous:
+            seen.append(previous)
+
+    with store.lease("a" * 32, "slack", wait_seconds=1) as previous:
+        assert previous is None
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        time.sleep(0.5)
+        assert seen == []  # still waiting
+        store.save(_delivery())
+    waiter.join(10)
+    assert seen == [_delivery()]
+
+
+def test_waiting_too_long_is_a_one_line_error(store_url: str) -> None:
+    store = _open(store_url)
+    with store.lease("a" * 32, "github", 1), pytest.raises(ReportError) as error, store.lease("a" * 32, "github", 0.3):
+        pass
+    assert "another incidentbot process is still posting" in error.value.one_line()
+
+
+def test_a_dead_process_lease_is_taken_over(store_url: str) -> None:
+    store = _open(store_url)
+    with store.lease("a" * 32, "slack", 1):
+        store.save(_delivery())
+        with store.engine.begin() as conn:  # the holder dies: its lease is never released and grows old
+            conn.execute(deliveries.update().values(leased_at=datetime.now(UTC) - timedelta(hours=1)))
+        with store.lease("a" * 32, "slack", 1) as previous:
+            assert previous == _delivery()
+
+
+def test_a_failed_first_post_leaves_no_trace(store_url: str) -> None:
+    store = _open(store_url)
+    with pytest.raises(RuntimeError), store.lease("a" * 32, "slack", 1):
+        raise RuntimeError("Slack is down")
+    assert store.delivery("a" * 32, "slack") is None
+    with store.lease("a" * 32, "slack", 0.1) as previous:  # and the lease is free again
+        assert previous is None
+
+
+def test_the_outbox_keeps_failures_until_done(store_url: str) -> None:
+    store = _open(store_url)
+    store.keep_for_retry("a" * 32, "slack", "Slack: not_in_channel")
+    store.keep_for_retry("a" * 32, "slack", "Slack: ratelimited")
+    [pending] = store.pending()
+    assert (pending.reporter, pending.attempts, pending.last_error) == ("slack", 2, "Slack: ratelimited")
+    store.done("a" * 32, "slack")
+    assert store.pending() == []
+
+
+def test_migrations_run_once(store_url: str) -> None:
+    _open(store_url)
+    store = _open(store_url)
+    with store.engine.connect() as conn:
+        names = conn.execute(sqlalchemy.text("select name from migrations")).scalars().all()
+    assert names == ["m001_initial"]
+
+
+def test_a_bad_database_url_is_one_line() -> None:
+    with pytest.raises(ConfigError) as error:
+        open_store("nosuchdb://x")
+    assert "set INCIDENTBOT_DATABASE_URL" in error.value.one_line()
+    assert "\n" not in error.value.one_line()
