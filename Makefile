@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv demo test lint bench examples clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "incidentbot needs Python 3.11 or newer: set PYTHON=python3.11")'
@@ -19,6 +19,12 @@ demo: venv
 	$(PY) examples/build_demo_repo.py examples/shop-repo
 	$(PY) examples/capture_event.py examples/shop-repo examples/demo-event.json
 	$(VENV)/bin/incidentbot triage examples/demo-event.json --repo examples/shop-repo
+
+# The rendered Slack message and GitHub issue of the demo incident, for docs/destinations.md.
+examples: venv
+	$(PY) examples/build_demo_repo.py examples/shop-repo
+	$(PY) examples/capture_event.py examples/shop-repo examples/demo-event.json
+	$(PY) examples/render_examples.py examples/shop-repo examples/demo-event.json docs/examples
 
 test: venv
 	$(PY) -m pytest

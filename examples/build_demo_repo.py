@@ -124,6 +124,8 @@ def build(dest: Path) -> None:
     git(dest, "config", "user.name", "Demo")
     git(dest, "config", "user.email", "demo@shop.example")
     git(dest, "config", "commit.gpgsign", "false")
+    # Never fetched: it only tells incidentbot where permalinks and commit links point.
+    git(dest, "remote", "add", "origin", "https://github.com/acme/shop.git")
     for who, when, message, files in steps():
         if who == "branch":
             git(dest, "checkout", "-q", "-b", when)

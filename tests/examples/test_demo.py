@@ -59,7 +59,13 @@ def test_triage_names_the_culprit_past_the_formatter_and_the_owners(demo: tuple[
     assert any("found past the reformatting" in r for r in report["suspects"][0]["reasons"])
     scores = {s["commit"]: s["score"] for s in report["suspects"]}
     assert scores.get(formatter, 0) < 0.1
-    assert report["location"] == {"path": "shop/pricing.py", "line": 13, "function": "apply_coupon", "url": None}
+    revision = report["revision"]
+    assert report["location"] == {
+        "path": "shop/pricing.py",
+        "line": 13,
+        "function": "apply_coupon",
+        "url": f"https://github.com/acme/shop/blob/{revision}/shop/pricing.py#L13",
+    }
     owners = [(o["github"], o["team"], o["email"], o["source"]) for o in report["owners"]]
     assert ("bob-pricing", None, None, "codeowners") in owners
     assert (None, "@shop/payments", None, "codeowners") in owners
@@ -79,3 +85,20 @@ def test_console_report_reads_well(demo: tuple[Path, Path]) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == "KeyError: 'spring10' in apply_coupon"
     assert "Erin Coupons" in done.stdout and "(high)" in done.stdout
+
+
+def test_the_rendered_examples_are_generated_from_the_demo(demo: tuple[Path, Path], tmp_path: Path) -> None:
+    repo, event = demo
+    out = tmp_path / "examples"
+    subprocess.run(
+        [sys.executable, str(EXAMPLES / "render_examples.py"), str(repo), str(event), str(out)],
+        check=True,
+        capture_output=True,
+    )
+    blocks = json.loads((out / "slack-message.json").read_text())["blocks"]
+    assert blocks[0]["text"]["text"] == "KeyError: 'spring10' in apply_coupon"
+    picture = (out / "slack-message.md").read_text()
+    assert "**Likely cause:** [`" in picture and "by Erin Coupons" in picture
+    issue = (out / "github-issue.md").read_text()
+    assert issue.startswith("KeyError: 'spring10' in apply_coupon\n\n")
+    assert "https://github.com/acme/shop/blob/" in issue and issue.rstrip().endswith("-->")
