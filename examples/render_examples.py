@@ -28,7 +28,8 @@ def slack_as_markdown(message: dict) -> str:  # type: ignore[type-arg]
         elif kind == "section":
             lines.append(_mrkdwn(block["text"]["text"]))
         elif kind == "context":
-            lines.append("<sub>" + " ".join(_mrkdwn(e["text"]) for e in block["elements"]).replace("\n", "<br>") + "</sub>")
+            text = " ".join(_mrkdwn(e["text"]) for e in block["elements"])
+            lines.append("<sub>" + text.replace("\n", "<br>") + "</sub>")
         elif kind == "divider":
             lines.append("---")
     return "\n\n".join(lines) + "\n"
