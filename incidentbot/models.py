@@ -196,6 +196,33 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    """What drafting one report cost."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None  # None: the model is not in the price table
+    cached: bool = False  # the analysis came from the cache: no call was made
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """The LLM agent's reading of the evidence, checked against the repository; beside the facts, not over them."""
+
+    model: str
+    summary: str
+    root_cause: str
+    evidence: tuple[str, ...]  # "path:line" references that exist at the revision
+    suggested_fix: str
+    confidence: float  # 0..1
+    severity: Literal["critical", "high", "medium", "low"]
+    culprit_commit: str | None  # one of the ranked suspects, or None
+    fix_diff: str | None = None  # a unified diff whose files exist at the revision
+    dropped_references: int = 0  # references to files, lines or commits that do not exist, removed
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """What a reporter posts: a title and body over the evidence they came from."""
 
@@ -205,6 +232,9 @@ class Report:
     evidence: Evidence
     severity: str = "error"
     drafted_by: str = "template"
+    analysis: Analysis | None = None
+    analysis_note: str | None = None  # why there is no analysis, when there is none
+    usage: Usage | None = None
 
 
 IncidentState = Literal["open", "resolved", "regressed"]

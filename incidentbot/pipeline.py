@@ -1,4 +1,4 @@
-"""The only module that knows the order of the stages: parse → scrub → link → draft.
+"""The only module that knows the order of the stages: parse → scrub → link → draft (then deliver.py posts).
 
 Each stage is a plain function of its input. A linker that fails on one trace is logged and the triage goes on
 with what the others found, so one broken stage never costs the whole report.
@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from incidentbot.draft.template import draft_report
+from incidentbot.draft.drafting import draft
 from incidentbot.errors import IncidentbotError
 from incidentbot.fingerprint import fingerprint
 from incidentbot.models import Evidence, Report, Trace
@@ -33,7 +33,8 @@ def triage(
     trace = parse_trace(raw, settings.limits)
     if input_warnings:
         trace = replace(trace, warnings=input_warnings + trace.warnings)
-    return draft_report(link(trace, settings, now=now))
+    evidence = link(trace, settings, now=now)
+    return draft(evidence, settings, open_repo(settings.repo.resolve()))
 
 
 def link(trace: Trace, settings: Settings, *, now: datetime | None = None) -> Evidence:

@@ -69,6 +69,36 @@ def _default_state_dir() -> Path:
     return Path(base) / "incidentbot"
 
 
+class Price(BaseModel):
+    """US dollars per million tokens."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    input: float
+    output: float
+
+
+class Llm(BaseModel):
+    """The drafting agent's budget and price table (docs/llm.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_steps: int = 8  # model calls per report; the last one offers no tools, forcing an answer
+    max_input_tokens: int = 60_000  # summed over the calls of one report
+    max_output_tokens: int = 4_000
+    max_seconds: float = 90.0  # wall time for the whole loop
+    request_timeout: float = 60.0  # per call (the openai client's timeout)
+    max_retries: int = 2  # the openai client's own retries (429, 5xx, connection errors)
+    tool_output_chars: int = 6_000
+    diff_chars: int = 3_000  # per suspect diff in the first prompt
+    prices: dict[str, Price] = Field(
+        default_factory=lambda: {
+            "gpt-4o-mini": Price(input=0.15, output=0.60),
+            "gpt-4o": Price(input=2.50, output=10.00),
+            "gpt-4.1-mini": Price(input=0.40, output=1.60),
+            "gpt-4.1": Price(input=2.00, output=8.00),
+        }
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="INCIDENTBOT_",
@@ -112,6 +142,17 @@ class Settings(BaseSettings):
     database_url: str | None = None
     state_dir: Path = Field(default_factory=_default_state_dir)
     claim_wait_seconds: float = 30.0  # how long to wait for another process that is posting the same incident
+
+    # The drafting agent (docs/llm.md): on when an API key or a base URL is set, unless use_llm says otherwise.
+    model: str = Field("gpt-4o-mini", validation_alias=_aliases("model", "INCIDENTBOT_MODEL"))
+    openai_api_key: SecretStr | None = Field(None, validation_alias=_aliases("openai_api_key", "OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(None, validation_alias=_aliases("openai_base_url", "OPENAI_BASE_URL"))
+    use_llm: bool | None = None  # None: when configured; the CLI's --llm/--no-llm set it
+    llm: Llm = Llm()
+
+    @property
+    def llm_configured(self) -> bool:
+        return self.openai_api_key is not None or bool(self.openai_base_url)
 
     @property
     def effective_database_url(self) -> str:

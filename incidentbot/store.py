@@ -39,7 +39,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from incidentbot.errors import ConfigError, ReportError
-from incidentbot.models import Delivery, Incident, IncidentState, Report
+from incidentbot.models import Analysis, Delivery, Incident, IncidentState, Report
 
 LEASE_SECONDS = 300.0  # a post that takes longer than this is presumed dead
 _POLL_SECONDS = 0.2
@@ -87,12 +87,22 @@ outbox = Table(
     Column("updated_at", DateTime(True), nullable=False),
 )
 
+analyses = Table(
+    "analyses",
+    metadata,
+    Column("key", String(64), primary_key=True),  # fingerprint, revision, model and prompts, hashed
+    Column("analysis_json", Text, nullable=False),
+    Column("created_at", DateTime(True), nullable=False),
+)
+
 # Named migrations, applied once each in order and recorded in ``migrations`` (the idea of simonw/llm's).
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", lambda conn: metadata.create_all(conn, tables=[incidents, deliveries, outbox])),
+    ("m002_analyses", lambda conn: metadata.create_all(conn, tables=[analyses])),
 ]
 
 _REPORT = TypeAdapter(Report)
+_ANALYSIS = TypeAdapter(Analysis)
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +295,24 @@ class Store:
     def done(self, fingerprint: str, reporter: str) -> None:
         with self._begin() as conn:
             conn.execute(outbox.delete().where(outbox.c.fingerprint == fingerprint, outbox.c.reporter == reporter))
+
+    # the LLM analysis cache
+
+    def cached_analysis(self, key: str) -> Analysis | None:
+        with self._begin() as conn:
+            text = conn.execute(select(analyses.c.analysis_json).where(analyses.c.key == key)).scalar()
+        return None if text is None else _ANALYSIS.validate_json(text)
+
+    def cache_analysis(self, key: str, analysis: Analysis) -> None:
+        try:
+            with self._begin() as conn:
+                conn.execute(
+                    insert(analyses).values(
+                        key=key, analysis_json=_ANALYSIS.dump_json(analysis).decode(), created_at=_now()
+                    )
+                )
+        except IntegrityError:
+            pass  # another process cached the same analysis first
 
     # plumbing
 

@@ -1,0 +1,77 @@
+"""Drafting: the deterministic report always, and the LLM agent's analysis beside it when one is configured.
+
+Never blocking: without an LLM, or when the endpoint still fails after the client's retries, or the answer is
+invalid, the report is the deterministic one and ``analysis_note`` says why there is no analysis. An analysis
+is cached by fingerprint, revision, model and prompts, so a repeated incident costs no new call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import replace
+from functools import lru_cache
+
+from incidentbot.draft.template import draft_report
+from incidentbot.errors import DraftError, IncidentbotError
+from incidentbot.models import Evidence, Report, Usage
+from incidentbot.prompting import template_dirs
+from incidentbot.repo import RepoView
+from incidentbot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+AGENT_TEMPLATES = ("agent_system.md.j2", "agent_context.md.j2", "agent_final.md.j2")
+
+
+def llm_wanted(settings: Settings) -> bool:
+    return settings.use_llm if settings.use_llm is not None else settings.llm_configured
+
+
+def draft(evidence: Evidence, settings: Settings, repo: RepoView) -> Report:
+    report = draft_report(evidence)
+    if not llm_wanted(settings):
+        why = "turned off (--no-llm)" if settings.use_llm is False else "no LLM configured"
+        return replace(report, analysis_note=f"{why}: set OPENAI_API_KEY or OPENAI_BASE_URL to add one")
+    key = cache_key(evidence, settings.model)
+    store = _store(settings)
+    cached = store.cached_analysis(key) if store else None
+    if cached is not None:
+        return replace(report, analysis=cached, usage=Usage(cached=True), drafted_by=settings.model)
+    from incidentbot.draft.agent import Agent  # the openai client is imported only when used
+
+    try:
+        analysis, usage = Agent.from_settings(settings, repo).analyse(evidence)
+    except DraftError as exc:
+        log.warning("analysis unavailable: %s", exc.one_line())
+        return replace(report, analysis_note=exc.one_line(), usage=getattr(exc, "usage", None))
+    if store:
+        store.cache_analysis(key, analysis)
+    return replace(report, analysis=analysis, usage=usage, drafted_by=settings.model)
+
+
+def cache_key(evidence: Evidence, model: str) -> str:
+    parts = [evidence.fingerprint, evidence.revision or "", model, _prompts_version()]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _prompts_version() -> str:
+    """A change to the agent's prompts invalidates the cache."""
+    digest = hashlib.sha256()
+    for name in AGENT_TEMPLATES:
+        for folder in template_dirs():
+            if (folder / name).is_file():
+                digest.update((folder / name).read_bytes())
+                break
+    return digest.hexdigest()[:16]
+
+
+def _store(settings: Settings):  # type: ignore[no-untyped-def]
+    from incidentbot.store import open_store
+
+    try:
+        return open_store(settings.effective_database_url)
+    except IncidentbotError as exc:
+        log.warning("no analysis cache: %s", exc.one_line())
+        return None
