@@ -13,8 +13,8 @@ import re
 from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
-from unidiff import PatchSet
 from unidiff.errors import UnidiffParseError
+from unidiff.patch import PatchSet
 
 from incidentbot.errors import DraftError
 from incidentbot.models import Analysis, Evidence
