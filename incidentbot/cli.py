@@ -28,6 +28,7 @@ Examples:
   incidentbot triage trace.txt --format slack          # the Block Kit JSON, posting nothing
   incidentbot triage trace.txt --post slack,github     # one Slack thread and one GitHub issue per incident
   incidentbot triage trace.txt --post github --dry-run
+  OPENAI_BASE_URL=http://localhost:11434/v1 INCIDENTBOT_MODEL=llama3.1 incidentbot triage trace.txt   # with analysis
 """
 
 
@@ -57,6 +58,12 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--post", "post_to", metavar="DEST[,DEST]", help="Post to these destinations: slack, github.")
 @click.option("--dry-run", is_flag=True, help="With --post: show what would be posted and post nothing.")
+@click.option(
+    "--llm/--no-llm",
+    "use_llm",
+    default=None,
+    help="Add the LLM agent's analysis (default: when OPENAI_API_KEY or OPENAI_BASE_URL is set).",
+)
 @click.option("--color/--no-color", default=None, help="Colour the console report (default: only on a terminal).")
 @click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
 @click.option("--debug", is_flag=True, help="Log each step and show tracebacks of internal errors.")
@@ -70,6 +77,7 @@ def triage(
     as_json: bool,
     post_to: str | None,
     dry_run: bool,
+    use_llm: bool | None,
     color: bool | None,
     config: Path | None,
     debug: bool,
@@ -85,6 +93,7 @@ def triage(
         "rev": rev,
         "first_seen": _parse_time(first_seen) if first_seen else None,
         "release_range": release_range,
+        "use_llm": use_llm,
     }
     fmt = "json" if as_json else fmt
     use_color = sys.stdout.isatty() if color is None else color
@@ -108,6 +117,12 @@ def _triage(
     from incidentbot.parse.input import read_input
 
     conf = settings.load(config, **overrides)
+    if conf.use_llm and not conf.llm_configured:
+        from incidentbot.errors import ConfigError
+
+        raise ConfigError(
+            "--llm needs an LLM endpoint", "set OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL (any compatible)"
+        )
     publishers = _publishers(conf, destinations, dry_run)  # a missing token fails before any work
     raw = read_input(source, conf.limits)
     report = pipeline.triage(raw.text, conf, input_warnings=raw.warnings)

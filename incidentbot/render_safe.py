@@ -14,6 +14,7 @@ _BIDI_AND_ZERO_WIDTH = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufef
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#!|~])")
 _AT = re.compile(r"@")
 _LONGEST_BACKTICKS = re.compile(r"`+")
+_BARE_URL = re.compile(r"((?:[a-zA-Z][a-zA-Z0-9+.-]*://|www\.)[^\s<>]+)")
 
 
 def strip_invisible(text: str) -> str:
@@ -22,11 +23,17 @@ def strip_invisible(text: str) -> str:
 
 
 def md_text(text: object) -> str:
-    """Plain text in Markdown: special characters escaped, @mentions and #refs broken, HTML inert."""
-    value = strip_invisible(str(text))
+    """Plain text in Markdown: special characters escaped, @mentions and #refs broken, HTML inert, and URLs
+    shown as code (GitHub links a bare ``https://…`` or ``www.…`` even when nothing around it is markup)."""
+    value = strip_invisible(str(text)).replace("\n", " ")
+    parts = _BARE_URL.split(value)
+    return "".join(md_code(part) if index % 2 else _escape(part) for index, part in enumerate(parts))
+
+
+def _escape(value: str) -> str:
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     value = _MD_SPECIAL.sub(r"\\\1", value)
-    return _AT.sub("&#64;", value).replace("\n", " ")
+    return _AT.sub("&#64;", value)
 
 
 def md_code(text: object) -> str:

@@ -36,18 +36,20 @@ class ConsoleReporter:
             emoji=False,
             markup=False,
         )
-        for renderable in _sections(report.evidence, report.title, now):
+        for renderable in _sections(report, now):
             console.print(renderable, soft_wrap=True)
         return buffer.getvalue()
 
 
-def _sections(evidence: Evidence, title: str, now: datetime) -> list[Text]:
+def _sections(report: Report, now: datetime) -> list[Text]:
     # Text objects, never markup strings: trace text cannot inject rich markup.
-    out = [Text(_safe(title), style="bold red"), Text("")]
+    evidence = report.evidence
+    out = [Text(_safe(report.title), style="bold red"), Text("")]
     out.append(_where(evidence))
     out += _suspects(evidence, now)
     out += _owners(evidence)
     out += _frames(evidence)
+    out += _analysis(report)
     if evidence.warnings:
         out.append(Text("Warnings", style="bold yellow"))
         out += [Text(_safe(f"  ! {w}"), style="yellow") for w in evidence.warnings]
@@ -113,6 +115,34 @@ def _owners(evidence: Evidence) -> list[Text]:
         lines.append(
             Text(label, style="bold").append(_safe(name), style="green").append(_safe(f"  {owner.reason}"), style="dim")
         )
+    lines.append(Text(""))
+    return lines
+
+
+def _analysis(report: Report) -> list[Text]:
+    analysis = report.analysis
+    if analysis is None:
+        note = report.analysis_note
+        return (
+            [Text("Analysis   ", style="bold").append(_safe(f"unavailable: {note}"), style="dim"), Text("")]
+            if note
+            else []
+        )
+    head = f"{analysis.model}, {analysis.confidence:.0%} confident, severity {analysis.severity}"
+    lines = [Text("Analysis   ", style="bold").append(_safe(head), style="dim")]
+    for label, value in (("What", analysis.summary), ("Cause", analysis.root_cause), ("Fix", analysis.suggested_fix)):
+        lines.append(Text(f"  {label:<7}  ", style="bold").append(_safe(" ".join(value.split()))))
+    if analysis.evidence:
+        lines.append(Text("  Evidence ", style="bold").append(_safe(", ".join(analysis.evidence)), style="cyan"))
+    usage = report.usage
+    if usage is not None:
+        cost = f", ${usage.cost_usd:.4f}" if usage.cost_usd is not None else ""
+        spent = (
+            "cached"
+            if usage.cached
+            else f"{usage.calls} calls, {usage.input_tokens}+{usage.output_tokens} tokens{cost}"
+        )
+        lines.append(Text(f"  ({spent})", style="dim"))
     lines.append(Text(""))
     return lines
 

@@ -69,6 +69,8 @@ def issue_body(report: Report, logins: Mapping[str, str], now: datetime) -> str:
             fingerprint=evidence.fingerprint,
             redactions=evidence.redactions,
             drafted_by=report.drafted_by,
+            analysis=report.analysis,
+            analysis_note=report.analysis_note,
             source_url=safe_url(evidence.trace.url),
             marker=marker(evidence.fingerprint),
             now=now,

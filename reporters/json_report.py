@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from incidentbot.models import Evidence, Owner, Report, SuspectCommit
+from incidentbot.models import Analysis, Evidence, Owner, Report, SuspectCommit, Usage
 
 SCHEMA_VERSION = 1
 
@@ -43,6 +43,38 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "redactions": evidence.redactions,
         "warnings": list(evidence.warnings),
         "drafted_by": report.drafted_by,
+        "analysis": _analysis(report.analysis),
+        "analysis_note": report.analysis_note,
+        "usage": _usage(report.usage),
+    }
+
+
+def _analysis(a: Analysis | None) -> dict[str, Any] | None:
+    if a is None:
+        return None
+    return {
+        "model": a.model,
+        "summary": a.summary,
+        "root_cause": a.root_cause,
+        "evidence": list(a.evidence),
+        "suggested_fix": a.suggested_fix,
+        "fix_diff": a.fix_diff,
+        "confidence": a.confidence,
+        "severity": a.severity,
+        "culprit_commit": a.culprit_commit,
+        "dropped_references": a.dropped_references,
+    }
+
+
+def _usage(u: Usage | None) -> dict[str, Any] | None:
+    if u is None:
+        return None
+    return {
+        "calls": u.calls,
+        "input_tokens": u.input_tokens,
+        "output_tokens": u.output_tokens,
+        "cost_usd": u.cost_usd,
+        "cached": u.cached,
     }
 
 

@@ -50,6 +50,7 @@ def root_message(report: Report, incident: Incident, owners: Sequence[str], now:
         blocks += _suspect_blocks(report, report.evidence.suspects[0], now)
     if owners:
         blocks.append(_mrkdwn_section("*Owners:* " + ", ".join(owners)))
+    blocks += _analysis_blocks(report)
     frames = _frames(report)
     if frames:
         blocks.append(_mrkdwn_section("*In-app frames* (innermost last)\n" + code_block(frames)))
@@ -136,6 +137,19 @@ def _suspect_blocks(report: Report, top: SuspectCommit, now: datetime) -> list[B
     if reasons:
         blocks.append(ContextBlock(elements=[_mrkdwn(reasons)]))
     return blocks
+
+
+def _analysis_blocks(report: Report) -> list[Block]:
+    """The LLM's reading, escaped like trace text (a trace can steer a model); never a mention or a link."""
+    analysis = report.analysis
+    if analysis is None:
+        note = report.analysis_note
+        return [ContextBlock(elements=[_mrkdwn(f"Analysis unavailable: {escape(note)}")])] if note else []
+    text = (
+        f"*Analysis* ({escape(analysis.model)}, {analysis.confidence:.0%} confident)\n{escape(analysis.summary)}\n"
+        f"*Root cause:* {escape(analysis.root_cause)}\n*Suggested fix:* {escape(analysis.suggested_fix)}"
+    )
+    return [_mrkdwn_section(text)]
 
 
 def _frames(report: Report) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import replace
 from functools import lru_cache
 
 from incidentbot.draft.template import draft_report
@@ -29,25 +28,25 @@ def llm_wanted(settings: Settings) -> bool:
 
 
 def draft(evidence: Evidence, settings: Settings, repo: RepoView) -> Report:
-    report = draft_report(evidence)
     if not llm_wanted(settings):
-        why = "turned off (--no-llm)" if settings.use_llm is False else "no LLM configured"
-        return replace(report, analysis_note=f"{why}: set OPENAI_API_KEY or OPENAI_BASE_URL to add one")
+        if settings.use_llm is False:
+            return draft_report(evidence, analysis_note="turned off (--no-llm)")
+        return draft_report(evidence, analysis_note="no LLM configured: set OPENAI_API_KEY or OPENAI_BASE_URL")
     key = cache_key(evidence, settings.model)
     store = _store(settings)
     cached = store.cached_analysis(key) if store else None
     if cached is not None:
-        return replace(report, analysis=cached, usage=Usage(cached=True), drafted_by=settings.model)
+        return draft_report(evidence, analysis=cached, usage=Usage(cached=True))
     from incidentbot.draft.agent import Agent  # the openai client is imported only when used
 
     try:
         analysis, usage = Agent.from_settings(settings, repo).analyse(evidence)
     except DraftError as exc:
         log.warning("analysis unavailable: %s", exc.one_line())
-        return replace(report, analysis_note=exc.one_line(), usage=getattr(exc, "usage", None))
+        return draft_report(evidence, analysis_note=exc.one_line(), usage=getattr(exc, "usage", None))
     if store:
         store.cache_analysis(key, analysis)
-    return replace(report, analysis=analysis, usage=usage, drafted_by=settings.model)
+    return draft_report(evidence, analysis=analysis, usage=usage)
 
 
 def cache_key(evidence: Evidence, model: str) -> str:

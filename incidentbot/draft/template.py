@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from incidentbot.models import Evidence, Report, Trace
+from incidentbot.models import Analysis, Evidence, Report, Trace, Usage
 from incidentbot.prompting import environment
 from incidentbot.render_safe import md_code, md_text, strip_invisible
 
 TITLE_MESSAGE_CHARS = 80
 
 
-def draft_report(evidence: Evidence, now: datetime | None = None) -> Report:
+def draft_report(
+    evidence: Evidence,
+    now: datetime | None = None,
+    analysis: Analysis | None = None,
+    analysis_note: str | None = None,
+    usage: Usage | None = None,
+) -> Report:
+    """The report from the evidence, with the LLM's analysis beside the facts when there is one."""
     now = now or datetime.now(tz=UTC)
     body = (
         environment()
@@ -28,10 +35,21 @@ def draft_report(evidence: Evidence, now: datetime | None = None) -> Report:
             trace_text=trace_text(evidence.trace),
             warnings=evidence.warnings,
             redactions=evidence.redactions,
+            analysis=analysis,
+            analysis_note=analysis_note,
             now=now,
         )
     )
-    return Report(title=title(evidence), summary_md=summary(evidence), body_md=body, evidence=evidence)
+    return Report(
+        title=title(evidence),
+        summary_md=summary(evidence),
+        body_md=body,
+        evidence=evidence,
+        drafted_by=analysis.model if analysis else "template",
+        analysis=analysis,
+        analysis_note=analysis_note,
+        usage=usage,
+    )
 
 
 def title(evidence: Evidence) -> str:
