@@ -102,3 +102,37 @@ def test_the_rendered_examples_are_generated_from_the_demo(demo: tuple[Path, Pat
     issue = (out / "github-issue.md").read_text()
     assert issue.startswith("KeyError: 'spring10' in apply_coupon\n\n")
     assert "https://github.com/acme/shop/blob/" in issue and issue.rstrip().endswith("-->")
+
+
+def test_the_demo_shows_the_analysis_when_an_llm_endpoint_is_set(
+    demo: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.openai_api import FakeOpenAI, answer, tool
+
+    repo, event = demo
+    command = [sys.executable, "-m", "incidentbot", "triage", str(event), "--repo", str(repo)]
+    plain = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert "Analysis   unavailable: no LLM configured" in plain.stdout
+    culprit = _sha_of(repo, "Look up coupons by their exact code")
+    with FakeOpenAI() as llm:
+        llm.script = [
+            tool("ShowCommit", sha=culprit[:10]),
+            answer(
+                {
+                    "summary": "Coupon codes typed in lower case no longer match.",
+                    "root_cause": "The lookup became exact in the suspect commit; codes were upper-cased before.",
+                    "evidence": ["shop/pricing.py:13"],
+                    "suggested_fix": "Normalise the code with .upper() before the lookup.",
+                    "fix_diff": None,
+                    "confidence": 0.85,
+                    "severity": "high",
+                    "culprit_commit": culprit[:10],
+                }
+            ),
+        ]
+        monkeypatch.setenv("OPENAI_BASE_URL", llm.base_url)
+        drafted = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert drafted.returncode == 0, drafted.stderr
+    assert "Analysis   gpt-4o-mini, 85% confident, severity high" in drafted.stdout
+    assert "Coupon codes typed in lower case no longer match." in drafted.stdout
+    assert "(2 calls, " in drafted.stdout
