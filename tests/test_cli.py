@@ -13,27 +13,13 @@ from click.testing import CliRunner
 from incidentbot import __version__
 from incidentbot.cli import main
 from tests.gitbuilder import CAROL, GitRepoBuilder
-from tests.linkers.history import ShopHistory, build_shop
+from tests.linkers.history import ShopHistory, build_shop, shop_traceback
 
 FIRST_SEEN = "2024-04-12T09:00:00Z"
 
 
 def _traceback(repo: Path, prefix: str = "/srv/app/") -> str:
-    """The crash as CPython prints it, with the production checkout at ``prefix``."""
-    cart = (repo / "shop/cart.py").read_text().splitlines()
-    pricing = (repo / "shop/pricing.py").read_text().splitlines()
-    cart_line = next(i for i, t in enumerate(cart, 1) if "return apply_discount(" in t)
-    pricing_line = next(i for i, t in enumerate(pricing, 1) if "return total / discount" in t)
-    return (
-        "Traceback (most recent call last):\n"
-        f'  File "{prefix}app.py", line 3, in <module>\n'
-        "    main()\n"
-        f'  File "{prefix}shop/cart.py", line {cart_line}, in total\n'
-        f"    {cart[cart_line - 1].strip()}\n"
-        f'  File "{prefix}shop/pricing.py", line {pricing_line}, in apply_discount\n'
-        f"    {pricing[pricing_line - 1].strip()}\n"
-        "ZeroDivisionError: division by zero\n"
-    )
+    return shop_traceback(repo, prefix)
 
 
 @pytest.fixture

@@ -105,18 +105,12 @@ class Agent:
         return grounded(answer, evidence, self.repo, self.model), self._usage(budget)
 
     def _loop(self, messages: list[dict[str, Any]], tools: RepoTools, budget: _Budget, evidence: Evidence) -> Answer:
-        final = _render(
-            "agent_final.md.j2",
-            forced=False,
-            schema=answer_schema(),
-            revision=evidence.revision,
-            suspects=[s.sha[:12] for s in evidence.suspects],
-        )
         while True:
             if budget.spent():
                 raise DraftError("the agent's budget ran out before it answered", "raise llm.max_seconds or max_steps")
             if budget.must_answer_now():
-                return self._final_answer(messages, final, budget, forced=True, evidence=evidence)
+                messages.append({"role": "user", "content": _final_instructions(evidence, forced=True)})
+                return self._final_answer(messages, budget)
             response = self._call(messages, budget, with_tools=True)
             message = response.choices[0].message
             if not message.tool_calls:
@@ -124,26 +118,17 @@ class Agent:
                     return parse_answer(message.content)
                 except DraftError as exc:  # answered without being asked the format: ask once, properly
                     messages.append({"role": "assistant", "content": message.content or ""})
+                    final = _final_instructions(evidence, forced=False)
                     messages.append({"role": "user", "content": f"{exc.message}.\n\n{final}"})
-                    return self._final_answer(messages, None, budget, forced=False, evidence=evidence)
+                    return self._final_answer(messages, budget)
             messages.append(message.model_dump(exclude_none=True))
             for call in message.tool_calls:
                 result = tools.call(call.function.name, call.function.arguments)
                 log.info("agent tool %s(%s) → %d chars", call.function.name, call.function.arguments[:120], len(result))
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": _untrusted(result)})
 
-    def _final_answer(
-        self, messages: list[dict[str, Any]], final: str | None, budget: _Budget, forced: bool, evidence: Evidence
-    ) -> Answer:
-        if final is not None:
-            instructions = _render(
-                "agent_final.md.j2",
-                forced=forced,
-                schema=answer_schema(),
-                revision=evidence.revision,
-                suspects=[s.sha[:12] for s in evidence.suspects],
-            )
-            messages.append({"role": "user", "content": instructions})
+    def _final_answer(self, messages: list[dict[str, Any]], budget: _Budget) -> Answer:
+        """A call without tools whose reply must be the answer; one more try when it is not valid."""
         response = self._call(messages, budget, with_tools=False)
         content = response.choices[0].message.content
         try:
@@ -244,6 +229,16 @@ class Agent:
 
 def _render(template: str, **values: Any) -> str:
     return environment().get_template(template).render(**values)
+
+
+def _final_instructions(evidence: Evidence, forced: bool) -> str:
+    return _render(
+        "agent_final.md.j2",
+        forced=forced,
+        schema=answer_schema(),
+        revision=evidence.revision,
+        suspects=[s.sha[:12] for s in evidence.suspects],
+    )
 
 
 def _untrusted(result: str) -> str:

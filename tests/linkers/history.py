@@ -15,6 +15,7 @@ Timeline (all 2024, UTC):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from tests.gitbuilder import ALICE, BOB, CAROL, DAVE, GitRepoBuilder
 
@@ -125,3 +126,21 @@ def build_shop(builder: GitRepoBuilder) -> ShopHistory:
     later = builder.root.joinpath("shop/pricing.py").read_text().replace("total / discount", "total / (discount or 1)")
     after = builder.commit("Guard zero discount", ALICE, "2024-05-01T10:00:00", {"shop/pricing.py": later})
     return ShopHistory(builder, first, reformat, merge, feature, culprit, rename, bulk, release, after)
+
+
+def shop_traceback(repo: Path, prefix: str = "/srv/app/", message: str = "division by zero") -> str:
+    """The shop's crash as CPython prints it, with the production checkout at ``prefix``."""
+    cart = (repo / "shop/cart.py").read_text().splitlines()
+    pricing = (repo / "shop/pricing.py").read_text().splitlines()
+    cart_line = next(i for i, t in enumerate(cart, 1) if "return apply_discount(" in t)
+    pricing_line = next(i for i, t in enumerate(pricing, 1) if "return total / discount" in t)
+    return (
+        "Traceback (most recent call last):\n"
+        f'  File "{prefix}app.py", line 3, in <module>\n'
+        "    main()\n"
+        f'  File "{prefix}shop/cart.py", line {cart_line}, in total\n'
+        f"    {cart[cart_line - 1].strip()}\n"
+        f'  File "{prefix}shop/pricing.py", line {pricing_line}, in apply_discount\n'
+        f"    {pricing[pricing_line - 1].strip()}\n"
+        f"ZeroDivisionError: {message}\n"
+    )

@@ -15,7 +15,7 @@ from tests.fakes.github_api import FakeGitHub
 from tests.fakes.slack_api import GOOD_TOKEN as SLACK_TOKEN
 from tests.fakes.slack_api import FakeSlack
 from tests.gitbuilder import GitRepoBuilder
-from tests.linkers.history import ShopHistory, build_shop
+from tests.linkers.history import ShopHistory, build_shop, shop_traceback
 
 FIRST_SEEN = datetime(2024, 4, 12, 9, tzinfo=UTC)
 
@@ -46,13 +46,7 @@ def destinations_env(
 ) -> dict[str, str]:
     """The environment a user sets to post to both destinations (here: the local servers)."""
     env = {
-        "SLACK_BOT_TOKEN": SLACK_TOKEN,
-        "SLACK_CHANNEL": "#alerts",
-        "INCIDENTBOT_SLACK_API_URL": slack.api_url,
-        "GITHUB_TOKEN": GITHUB_TOKEN,
-        "GITHUB_REPOSITORY": "acme/shop",
-        "GITHUB_API_URL": github.api_url,
-        "INCIDENTBOT_GITHUB_WRITE_INTERVAL": "0",
+        **destination_variables(slack, github),
         "INCIDENTBOT_SLACK_REPLY_MINUTES": "0",
         "INCIDENTBOT_GITHUB_COMMENT_MINUTES": "0",
         "INCIDENTBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'state.sqlite3'}",
@@ -64,26 +58,23 @@ def destinations_env(
     return env
 
 
-def shop_traceback(repo: Path, message: str = "division by zero") -> str:
-    """The shop's crash as CPython prints it, with any exception message."""
-    cart = (repo / "shop/cart.py").read_text().splitlines()
-    pricing = (repo / "shop/pricing.py").read_text().splitlines()
-    cart_line = next(i for i, t in enumerate(cart, 1) if "return apply_discount(" in t)
-    pricing_line = next(i for i, t in enumerate(pricing, 1) if "return total / discount" in t)
-    return (
-        "Traceback (most recent call last):\n"
-        f'  File "/srv/app/shop/cart.py", line {cart_line}, in total\n'
-        f"    {cart[cart_line - 1].strip()}\n"
-        f'  File "/srv/app/shop/pricing.py", line {pricing_line}, in apply_discount\n'
-        f"    {pricing[pricing_line - 1].strip()}\n"
-        f"ZeroDivisionError: {message}\n"
-    )
+def destination_variables(slack: FakeSlack, github: FakeGitHub) -> dict[str, str]:
+    """SLACK_* and GITHUB_* as a user sets them, pointing at the local servers."""
+    return {
+        "SLACK_BOT_TOKEN": SLACK_TOKEN,
+        "SLACK_CHANNEL": "#alerts",
+        "INCIDENTBOT_SLACK_API_URL": slack.api_url,
+        "GITHUB_TOKEN": GITHUB_TOKEN,
+        "GITHUB_REPOSITORY": "acme/shop",
+        "GITHUB_API_URL": github.api_url,
+        "INCIDENTBOT_GITHUB_WRITE_INTERVAL": "0",
+    }
 
 
 def triaged(shop: ShopHistory, message: str = "division by zero") -> Report:
     """A real report: the traceback triaged against the shop repository with the current settings."""
     conf = settings.load()
-    return pipeline.triage(shop_traceback(shop.builder.root, message), conf)
+    return pipeline.triage(shop_traceback(shop.builder.root, message=message), conf)
 
 
 @pytest.fixture(autouse=True)

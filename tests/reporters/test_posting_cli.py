@@ -12,8 +12,7 @@ import pytest
 
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.slack_api import FakeSlack
-from tests.linkers.history import ShopHistory
-from tests.reporters.conftest import shop_traceback
+from tests.linkers.history import ShopHistory, shop_traceback
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
