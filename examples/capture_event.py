@@ -1,6 +1,7 @@
 """Run the demo shop at its HEAD, let it crash, and capture the crash with the real sentry-sdk, offline.
 
 Usage: python examples/capture_event.py REPO OUT.json
+       python examples/capture_event.py REPO http://KEY@HOST:PORT/1    (send it, e.g. to `incidentbot run`)
 
 The SDK is initialised with a transport that writes the event to OUT.json instead of sending it, so nothing
 leaves the machine. The event's release is the repository's HEAD commit, as a deploy would set it, so
@@ -37,11 +38,13 @@ class FileTransport(Transport):
 
 
 def main() -> None:
-    repo, out = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
+    repo, target = Path(sys.argv[1]).resolve(), sys.argv[2]
     head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True, capture_output=True, text=True)
+    sending = target.startswith(("http://", "https://"))
+    out = Path(target).resolve()
     sentry_sdk.init(
-        dsn="https://public@sentry.invalid/1",
-        transport=FileTransport(out),
+        dsn=target if sending else "https://public@sentry.invalid/1",
+        transport=None if sending else FileTransport(out),
         release=head.stdout.strip(),
         environment="demo",
         default_integrations=False,
@@ -56,7 +59,7 @@ def main() -> None:
         app.main(["spring10"])
     except Exception:
         sentry_sdk.capture_exception()
-        print(f"captured the crash into {out}")
+        print(f"sent the crash to {target}" if sending else f"captured the crash into {out}")
     else:
         sys.exit("the demo app did not crash: rebuild the demo repository")
     finally:

@@ -185,6 +185,51 @@ def _print_report(report: Any, conf: Any, fmt: str, color: bool) -> None:
 
 
 @main.command()
+@click.option("--host", help="Address to listen on. [default: 127.0.0.1, or INCIDENTBOT_HOST]")
+@click.option("--port", type=int, help="Port to listen on. [default: 8080, or INCIDENTBOT_PORT]")
+@click.option("--repo", type=click.Path(path_type=Path), help="The checkout whose history is blamed. [default: .]")
+@click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
+@click.option("--debug", is_flag=True, help="Log each step and show tracebacks of internal errors.")
+def run(host: str | None, port: int | None, repo: Path | None, config: Path | None, debug: bool) -> None:
+    """Run the daemon: Sentry SDK ingest endpoints, workers that triage and post, and the periodic jobs."""
+    _configure_logging(debug)
+    logging.getLogger("incidentbot").setLevel(logging.DEBUG if debug else logging.INFO)
+
+    def start() -> None:
+        from incidentbot import daemon, settings
+
+        conf = settings.load(config, host=host, port=port, repo=repo)
+        daemon.run(conf)
+
+    _run(start, debug)
+
+
+@main.command()
+@click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
+def status(config: Path | None) -> None:
+    """Queue depth, posts waiting for a retry, and recent failures."""
+
+    def show() -> None:
+        from incidentbot import settings
+        from incidentbot.event_queue import EventQueue
+        from incidentbot.store import open_store
+
+        conf = settings.load(config)
+        store = open_store(conf.effective_database_url)
+        queue = EventQueue(store)
+        depth = queue.depth()
+        click.echo("events: " + (", ".join(f"{n} {s}" for s, n in sorted(depth.items())) or "none"))
+        pending = store.pending()
+        click.echo(f"posts waiting for a retry: {len(pending)}")
+        for item in pending[:5]:
+            click.echo(f"  {item.reporter} {item.fingerprint[:12]}: {item.last_error}")
+        for event_id, source, error in queue.recent_failures():
+            click.echo(f"failed event {event_id} ({source}): {error}")
+
+    _run(show, False)
+
+
+@main.command()
 @click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
 @click.option("--debug", is_flag=True, help="Log each step and show tracebacks of internal errors.")
 def retry(config: Path | None, debug: bool) -> None:

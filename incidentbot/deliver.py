@@ -35,10 +35,15 @@ class Outcome:
 
 
 def deliver(
-    report: Report, publishers: Sequence[Publisher], store: Store, seen_at: datetime, wait_seconds: float
+    report: Report,
+    publishers: Sequence[Publisher],
+    store: Store,
+    seen_at: datetime,
+    wait_seconds: float,
+    event_id: int | None = None,
 ) -> list[Outcome]:
-    """Count this occurrence, then post or update the incident on each destination."""
-    incident = store.record_occurrence(report, seen_at)
+    """Count this occurrence (once per queued event), then post or update the incident on each destination."""
+    incident = store.record_occurrence(report, seen_at, event_id)
     return [deliver_one(report, incident, p, store, wait_seconds) for p in ordered(publishers)]
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -142,6 +143,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     state_dir: Path = Field(default_factory=_default_state_dir)
     claim_wait_seconds: float = 30.0  # how long to wait for another process that is posting the same incident
+    stale_after_seconds: float = 300.0  # a post or an event held this long belongs to a dead process: take it over
 
     # The drafting agent (docs/llm.md): on when an API key or a base URL is set, unless use_llm says otherwise.
     model: str = Field("gpt-4o-mini", validation_alias=_aliases("model", "INCIDENTBOT_MODEL"))
@@ -149,6 +151,23 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(None, validation_alias=_aliases("openai_base_url", "OPENAI_BASE_URL"))
     use_llm: bool | None = None  # None: when configured; the CLI's --llm/--no-llm set it
     llm: Llm = Llm()
+
+    # The daemon (docs/daemon.md).
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 2
+    ingest_keys: Annotated[
+        tuple[str, ...], NoDecode
+    ] = ()  # DSN public keys accepted by the ingest endpoints; none: endpoints off
+    max_event_bytes: int = 1024 * 1024  # an ingested event, after decompression
+    sentry_dsn: str | None = None  # incidentbot's own errors go here (INCIDENTBOT_SENTRY_DSN)
+
+    @field_validator("ingest_keys", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @property
     def llm_configured(self) -> bool:

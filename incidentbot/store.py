@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Integer,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
     insert,
@@ -95,10 +97,42 @@ analyses = Table(
     Column("created_at", DateTime(True), nullable=False),
 )
 
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False),  # sentry-ingest, sentry-webhook, sentry-api
+    Column("source_event_id", String(128), nullable=False),  # the event id: a repeat delivery is dropped
+    Column("payload", Text, nullable=False),
+    Column("received_at", DateTime(True), nullable=False),
+    Column("status", String(16), nullable=False),  # queued, claimed, done, failed
+    Column("worker", String(64)),
+    Column("claimed_at", DateTime(True)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("counted", Boolean, nullable=False, default=False),  # its occurrence is in incidents.count
+    Column("error", Text),
+    UniqueConstraint("source", "source_event_id", name="events_source_id"),
+)
+aliases = Table(
+    "aliases",
+    metadata,
+    # The fingerprint of a trace as received (before linking) → its incident: a repeat skips the triage.
+    Column("raw_fingerprint", String(64), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+)
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("name", String(200), primary_key=True),  # e.g. "sentry-api:acme/shop"
+    Column("value", Text, nullable=False),
+    Column("updated_at", DateTime(True), nullable=False),
+)
+
 # Named migrations, applied once each in order and recorded in ``migrations`` (the idea of simonw/llm's).
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", lambda conn: metadata.create_all(conn, tables=[incidents, deliveries, outbox])),
     ("m002_analyses", lambda conn: metadata.create_all(conn, tables=[analyses])),
+    ("m003_events_and_cursors", lambda conn: metadata.create_all(conn, tables=[events, cursors, aliases])),
 ]
 
 _REPORT = TypeAdapter(Report)
@@ -116,8 +150,9 @@ class Pending:
 
 
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, lease_seconds: float = LEASE_SECONDS) -> None:
         self.url = url
+        self.lease_seconds = lease_seconds
         self.engine = _engine(url)
         self._migrate()
 
@@ -127,12 +162,24 @@ class Store:
 
     # incidents
 
-    def record_occurrence(self, report: Report, seen_at: datetime) -> Incident:
-        """Count one more occurrence of the report's incident (creating it) and keep the newest report."""
+    def record_occurrence(self, report: Report, seen_at: datetime, event_id: int | None = None) -> Incident:
+        """Count one more occurrence of the report's incident (creating it) and keep the newest report.
+
+        With a queued event's id, the event is marked counted in the same transaction, and an event already
+        counted (its worker died after counting, before posting) is not counted again.
+        """
         fingerprint = report.evidence.fingerprint
         values = {"report_json": _REPORT.dump_json(report).decode(), "title": report.title}
         for _ in range(3):  # an insert racing another process's insert becomes an update
             with self._begin() as conn:
+                if event_id is not None:
+                    marked = conn.execute(
+                        update(events).where(events.c.id == event_id, events.c.counted.is_(False)).values(counted=True)
+                    )
+                    if not marked.rowcount:
+                        existing = self._incident(conn, fingerprint)
+                        if existing is not None:
+                            return existing
                 done = conn.execute(
                     update(incidents)
                     .where(incidents.c.fingerprint == fingerprint)
@@ -226,7 +273,7 @@ class Store:
 
     def _take(self, fingerprint: str, reporter: str, token: str) -> bool:
         now = _now()
-        stale = datetime.fromtimestamp(now.timestamp() - LEASE_SECONDS, tz=UTC)
+        stale = datetime.fromtimestamp(now.timestamp() - self.lease_seconds, tz=UTC)
         try:
             with self._begin() as conn:
                 conn.execute(
@@ -295,6 +342,21 @@ class Store:
     def done(self, fingerprint: str, reporter: str) -> None:
         with self._begin() as conn:
             conn.execute(outbox.delete().where(outbox.c.fingerprint == fingerprint, outbox.c.reporter == reporter))
+
+    # repeats
+
+    def incident_for(self, raw_fingerprint: str) -> str | None:
+        with self._begin() as conn:
+            found = conn.execute(select(aliases.c.fingerprint).where(aliases.c.raw_fingerprint == raw_fingerprint))
+            value = found.scalar()
+        return str(value) if value else None
+
+    def remember_alias(self, raw_fingerprint: str, fingerprint: str) -> None:
+        try:
+            with self._begin() as conn:
+                conn.execute(insert(aliases).values(raw_fingerprint=raw_fingerprint, fingerprint=fingerprint))
+        except IntegrityError:
+            pass
 
     # the LLM analysis cache
 
@@ -371,10 +433,10 @@ class Store:
                 time.sleep(_POLL_SECONDS)
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, lease_seconds: float = LEASE_SECONDS) -> Store:
     """The store at a SQLAlchemy URL; a bad URL is a one-line configuration error."""
     try:
-        return Store(url)
+        return Store(url, lease_seconds)
     except (SQLAlchemyError, ModuleNotFoundError, ValueError) as exc:
         raise ConfigError(
             f"cannot open the database {url.split('@')[-1]}: {exc}",

@@ -144,7 +144,7 @@ def test_migrations_run_once(store_url: str) -> None:
     store = _open(store_url)
     with store.engine.connect() as conn:
         names = conn.execute(sqlalchemy.text("select name from migrations")).scalars().all()
-    assert names == ["m001_initial", "m002_analyses"]
+    assert names == ["m001_initial", "m002_analyses", "m003_events_and_cursors"]
 
 
 def test_a_bad_database_url_is_one_line() -> None:

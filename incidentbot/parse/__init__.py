@@ -24,8 +24,10 @@ _MAX_JSON_DEPTH = 8
 def parse_trace(text: str, limits: Limits | None = None) -> Trace:
     """The trace in ``text``; ParseError with what to pass instead when nothing is recognised."""
     limits = limits or Limits()
-    text, warnings = _prepare(text, limits)
-    trace = _parse_json(text, limits) if text.lstrip().startswith(("{", "[")) else None
+    # JSON (a Sentry event, as the SDKs send it on one long line) is read before lines are cut for text parsing.
+    is_json = text.lstrip("\ufeff \t\r\n").startswith(("{", "["))
+    text, warnings = _prepare(text, limits, cut_lines=not is_json)
+    trace = _parse_json(text, limits) if is_json else None
     if trace is None:
         trace = _parse_text(text, limits)
     if trace is None:
@@ -36,7 +38,7 @@ def parse_trace(text: str, limits: Limits | None = None) -> Trace:
     return _limit(replace(trace, warnings=tuple(warnings) + trace.warnings), limits)
 
 
-def _prepare(text: str, limits: Limits) -> tuple[str, list[str]]:
+def _prepare(text: str, limits: Limits, cut_lines: bool = True) -> tuple[str, list[str]]:
     warnings = []
     if len(text) > limits.max_input_bytes:
         warnings.append(f"input cut to its first {limits.max_input_bytes} characters")
@@ -47,13 +49,15 @@ def _prepare(text: str, limits: Limits) -> tuple[str, list[str]]:
     if "\0" in text:
         text = text.replace("\0", "")
     lines = text.split("\n")
-    if any(len(line) > limits.max_line_chars for line in lines):
+    if cut_lines and any(len(line) > limits.max_line_chars for line in lines):
         warnings.append(f"lines longer than {limits.max_line_chars} characters were cut")
         text = "\n".join(line[: limits.max_line_chars] for line in lines)
     return text, warnings
 
 
 def _parse_text(text: str, limits: Limits) -> Trace | None:
+    if len(text) > limits.max_line_chars:  # no text parser sees a line longer than the limit (JSON text included)
+        text = "\n".join(line[: limits.max_line_chars] for line in text.split("\n"))
     candidates = []
     if python.sniff(text):
         candidates.append(python.parse(text, limits))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -31,6 +32,7 @@ class Response:
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering (the request has been handled already)
 
 
 @dataclass
@@ -45,6 +47,8 @@ class FakeServer:
     def __init__(self) -> None:
         self.requests: list[Request] = []
         self._faults: list[_Fault] = []
+        # (method, path) → seconds: the next answer to that request comes this late (it was handled already).
+        self.delays: dict[tuple[str, str], float] = {}
         self._lock = threading.RLock()
         owner = self
 
@@ -105,6 +109,10 @@ class FakeServer:
         with self._lock:
             self.requests.append(request)
             response = self._fault_for(request) or self.handle(request)
+            if self.delays:
+                response.delay = self.delays.pop((request.method, request.path), response.delay)
+        if response.delay:
+            time.sleep(response.delay)
         payload = b"" if response.body is None else json.dumps(response.body).encode()
         handler.send_response(response.status)
         handler.send_header("Content-Type", "application/json; charset=utf-8")

@@ -1,0 +1,72 @@
+"""`incidentbot run`: the HTTP endpoints, a pool of workers and the scheduler, in one process.
+
+Uvicorn serves the endpoints and handles SIGTERM/SIGINT; when it stops, the workers finish the event in hand
+(a drain) and exit, and anything unfinished (even after ``kill -9``) is claimed again on the next start.
+APScheduler runs the periodic jobs with one run at a time, coalescing missed runs: posting what failed
+(`retry`) and, with GitHub configured, marking incidents whose issue was closed as resolved (`sync`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import sentry_sdk
+import uvicorn
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from incidentbot.deliver import configured_publishers, retry_pending, sync_states
+from incidentbot.event_queue import EventQueue
+from incidentbot.interfaces import IssueTracker
+from incidentbot.server import create_app
+from incidentbot.settings import Settings
+from incidentbot.store import open_store
+from incidentbot.worker import run_worker
+
+log = logging.getLogger(__name__)
+
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
+
+
+def run(settings: Settings) -> None:
+    if settings.sentry_dsn:  # incidentbot's own errors, without personal data
+        sentry_sdk.init(dsn=settings.sentry_dsn, send_default_pii=False, release="incidentbot")
+    store = open_store(settings.effective_database_url, settings.stale_after_seconds)
+    queue = EventQueue(store)
+    publishers = configured_publishers(settings)
+    stop = threading.Event()
+    workers = [
+        threading.Thread(
+            target=run_worker, args=(settings, store, publishers, stop, i), name=f"worker-{i}", daemon=True
+        )
+        for i in range(max(1, settings.workers))
+    ]
+    for thread in workers:
+        thread.start()
+    scheduler = _scheduler(settings, store, publishers)
+    scheduler.start()
+    log.info("incidentbot listening on %s:%d with %d workers", settings.host, settings.port, len(workers))
+    try:
+        app = create_app(settings, queue)
+        uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")).run()
+    finally:
+        stop.set()
+        for thread in workers:
+            thread.join(timeout=settings.claim_wait_seconds + 30)
+        scheduler.shutdown(wait=False)
+        store.close()
+
+
+def _scheduler(settings: Settings, store, publishers) -> BackgroundScheduler:  # type: ignore[no-untyped-def]
+    scheduler = BackgroundScheduler(job_defaults=JOB_DEFAULTS, timezone="UTC")
+    wait = settings.claim_wait_seconds
+    scheduler.add_job(
+        retry_pending, "interval", minutes=5, args=(store, publishers, wait), id="retry", replace_existing=True
+    )
+    github = next((p for p in publishers if isinstance(p, IssueTracker)), None)
+    if github is not None:
+        others = [p for p in publishers if p is not github]
+        scheduler.add_job(
+            sync_states, "interval", minutes=10, args=(store, github, others, wait), id="sync", replace_existing=True
+        )
+    return scheduler

@@ -1,0 +1,120 @@
+"""The queue of received events, in the store: endpoints and pollers add, workers claim, triage and finish.
+
+Adding is idempotent by (source, event id), so a repeated delivery of one event is dropped. A worker claims
+rows with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (replicas never claim the same row) and with a conditional
+UPDATE on SQLite; a claim older than the store's ``lease_seconds`` belongs to a worker that died (``kill -9`` included)
+and goes back to the queue, so every event is finished exactly once while its posts stay exactly-once
+through the deliveries' leases. (A claim goes stale after the store's ``lease_seconds``.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from incidentbot.store import Store, cursors, events
+
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedEvent:
+    id: int
+    source: str
+    source_event_id: str
+    payload: str
+    attempts: int
+
+
+class EventQueue:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.claim_seconds = store.lease_seconds  # the same notion of a dead process as the deliveries' leases
+        self.engine = store.engine
+        self.postgres = self.engine.dialect.name == "postgresql"
+
+    def add(self, source: str, source_event_id: str, payload: str) -> bool:
+        """Queue an event; False when this event was queued before (a retried delivery)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(events).values(
+                        source=source,
+                        source_event_id=source_event_id,
+                        payload=payload,
+                        received_at=_now(),
+                        status="queued",
+                        attempts=0,
+                        counted=False,
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def claim(self, worker: str, limit: int = 1) -> list[QueuedEvent]:
+        """Take up to ``limit`` queued events (or events whose worker died) for this worker."""
+        stale = _now() - timedelta(seconds=self.claim_seconds)
+        claimable = (events.c.status == "queued") | ((events.c.status == "claimed") & (events.c.claimed_at < stale))
+        with self.engine.begin() as conn:
+            query = select(events.c.id).where(claimable).order_by(events.c.id).limit(limit)
+            if self.postgres:
+                query = query.with_for_update(skip_locked=True)
+            ids = list(conn.execute(query).scalars())
+            if not ids:
+                return []
+            # The WHERE repeats the condition: on SQLite another process may have claimed a row in between.
+            conn.execute(
+                update(events)
+                .where(events.c.id.in_(ids), claimable)
+                .values(status="claimed", worker=worker, claimed_at=_now(), attempts=events.c.attempts + 1)
+            )
+            rows = conn.execute(select(events).where(events.c.id.in_(ids), events.c.worker == worker))
+            return [QueuedEvent(r.id, r.source, r.source_event_id, r.payload, r.attempts) for r in rows]
+
+    def finish(self, event_id: int, worker: str, error: str | None = None, retry: bool = False) -> None:
+        """Done (or failed for good); a retryable failure goes back to the queue until MAX_ATTEMPTS."""
+        with self.engine.begin() as conn:
+            attempts = conn.execute(select(events.c.attempts).where(events.c.id == event_id)).scalar() or 0
+            status = "queued" if retry and attempts < MAX_ATTEMPTS else ("failed" if error else "done")
+            conn.execute(
+                update(events)
+                .where(events.c.id == event_id, events.c.worker == worker)
+                .values(status=status, error=error, claimed_at=None if status == "queued" else _now())
+            )
+
+    def depth(self) -> dict[str, int]:
+        """Events by status, for `incidentbot status`."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(events.c.status, func.count()).group_by(events.c.status))
+            return {status: count for status, count in rows}
+
+    def recent_failures(self, limit: int = 5) -> list[tuple[int, str, str]]:
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(events.c.id, events.c.source, events.c.error)
+                .where(events.c.status == "failed")
+                .order_by(events.c.id.desc())
+                .limit(limit)
+            )
+            return [(r.id, r.source, r.error or "") for r in rows]
+
+    # cursors of the pollers
+
+    def cursor(self, name: str) -> str | None:
+        with self.engine.begin() as conn:
+            value = conn.execute(select(cursors.c.value).where(cursors.c.name == name)).scalar()
+            return str(value) if value is not None else None
+
+    def set_cursor(self, name: str, value: str) -> None:
+        with self.engine.begin() as conn:
+            done = conn.execute(update(cursors).where(cursors.c.name == name).values(value=value, updated_at=_now()))
+            if not done.rowcount:
+                conn.execute(insert(cursors).values(name=name, value=value, updated_at=_now()))
+
+
+def _now() -> datetime:
+    return datetime.now(tz=UTC)

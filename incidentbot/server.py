@@ -1,0 +1,133 @@
+"""The daemon's HTTP endpoints: events from the real Sentry SDKs, and health.
+
+``POST /api/{project}/envelope/`` and ``/api/{project}/store/`` speak the Sentry SDKs' protocol, so
+``sentry_sdk.init(dsn="http://KEY@incidentbot-host:8080/1")`` sends errors straight here. The DSN's public key
+must be one of ``ingest_keys`` (with none configured the endpoints answer 404). Bodies may be gzip or deflate
+compressed and are capped before and after decompression. The endpoint only queues the event and answers:
+triage happens in the workers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+import zlib
+from typing import Any
+
+from sentry_sdk.envelope import Envelope
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from incidentbot.event_queue import EventQueue
+from incidentbot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_SENTRY_KEY = re.compile(r"sentry_key=([^,\s]+)")
+
+
+class TooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings, queue: EventQueue) -> Starlette:
+    keys = frozenset(settings.ingest_keys)
+    limit = settings.max_event_bytes
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True, "queue": queue.depth()})
+
+    async def envelope(request: Request) -> JSONResponse:
+        return await _ingest(request, keys, limit, queue, envelope=True)
+
+    async def store(request: Request) -> JSONResponse:
+        return await _ingest(request, keys, limit, queue, envelope=False)
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/api/{project}/envelope/", envelope, methods=["POST"]),
+            Route("/api/{project}/store/", store, methods=["POST"]),
+        ]
+    )
+
+
+async def _ingest(
+    request: Request, keys: frozenset[str], limit: int, queue: EventQueue, envelope: bool
+) -> JSONResponse:
+    if not keys:
+        return _error(404, "ingest is off: set INCIDENTBOT_INGEST_KEYS")
+    raw = await request.body()
+    if len(raw) > limit:
+        return _error(413, f"body over {limit} bytes")
+    try:
+        body = _decompress(raw, request.headers.get("content-encoding", ""), limit)
+    except TooLarge:
+        return _error(413, f"body over {limit} bytes when decompressed")
+    except (OSError, zlib.error, EOFError):
+        return _error(400, "body is not valid gzip or deflate")
+    try:
+        events, dsn = _events(body, envelope)
+    except (ValueError, UnicodeDecodeError, TypeError):
+        return _error(400, "not a Sentry event or envelope")
+    key = _key(request, dsn)
+    if key not in keys:
+        log.warning(
+            "ingest: rejected an event with an unknown key from %s", request.client.host if request.client else "?"
+        )
+        return _error(403, "unknown DSN public key")
+    accepted = None
+    for event in events:
+        event_id = str(event.get("event_id") or uuid.uuid4().hex)
+        queue.add("sentry-ingest", event_id, json.dumps(event))
+        accepted = event_id
+    return JSONResponse({"id": accepted})
+
+
+def _events(body: bytes, envelope: bool) -> tuple[list[dict[str, Any]], str | None]:
+    if not envelope:
+        event = json.loads(body)
+        if not isinstance(event, dict):
+            raise ValueError("an event is a JSON object")
+        return [event], None
+    parsed = Envelope.deserialize(body)
+    events = [
+        item.payload.json for item in parsed.items if item.type == "event" and isinstance(item.payload.json, dict)
+    ]
+    return events, parsed.headers.get("dsn")
+
+
+def _key(request: Request, dsn: str | None) -> str | None:
+    """The DSN public key, from the X-Sentry-Auth header, the sentry_key query parameter, or the envelope's DSN."""
+    auth = request.headers.get("x-sentry-auth", "")
+    match = _SENTRY_KEY.search(auth)
+    if match:
+        return match[1]
+    if request.query_params.get("sentry_key"):
+        return request.query_params["sentry_key"]
+    if dsn and "@" in dsn:
+        return dsn.split("://", 1)[-1].split("@", 1)[0].split(":", 1)[0]
+    return None
+
+
+def _decompress(raw: bytes, encoding: str, limit: int) -> bytes:
+    encoding = encoding.lower().strip()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding not in ("gzip", "deflate"):
+        raise OSError(f"unsupported content encoding {encoding}")
+    # A small body can inflate to gigabytes: never decompress more than the limit.
+    wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
+    inflater = zlib.decompressobj(wbits)
+    out = inflater.decompress(raw, limit + 1)
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise TooLarge()
+    return out
+
+
+def _error(status: int, detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status)

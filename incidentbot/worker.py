@@ -1,0 +1,88 @@
+"""Workers: claim queued events, triage each new error once, and deliver its report.
+
+A repeat of an error already triaged (same fingerprint as received) skips the triage and reuses the stored
+report: a burst of 10,000 events of 20 errors costs 20 triages and at most 20 LLM drafts. A worker that dies
+mid-event leaves a claim that goes stale and is taken again; counting is once per event and posting goes
+through the deliveries' leases, so a restart posts each report exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from incidentbot import pipeline
+from incidentbot.deliver import Outcome, deliver
+from incidentbot.errors import IncidentbotError
+from incidentbot.event_queue import EventQueue, QueuedEvent
+from incidentbot.fingerprint import fingerprint
+from incidentbot.interfaces import Publisher
+from incidentbot.models import Report
+from incidentbot.parse import parse_trace
+from incidentbot.settings import Settings
+from incidentbot.store import Store
+
+log = logging.getLogger(__name__)
+
+IDLE_SECONDS = 0.2
+# One triage at a time per process: a repository view keeps git processes (cat-file) that threads must not share.
+# Delivery, the slow network part, runs in parallel.
+_TRIAGE_LOCK = threading.Lock()
+
+
+def worker_name(index: int = 0) -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{index}"
+
+
+def process(
+    event: QueuedEvent, settings: Settings, store: Store, queue: EventQueue, publishers: Sequence[Publisher], name: str
+) -> list[Outcome]:
+    """Triage (or recall) one event's report, deliver it, and finish the event."""
+    try:
+        report = _report_for(event, settings, store)
+    except IncidentbotError as exc:  # the event itself is bad: failing it again will not help
+        log.warning("event %s failed: %s", event.id, exc.one_line())
+        queue.finish(event.id, name, error=exc.one_line())
+        return []
+    outcomes = deliver(report, publishers, store, datetime.now(tz=UTC), settings.claim_wait_seconds, event.id)
+    queue.finish(event.id, name)  # failed posts wait in the outbox for the retry job, not in the queue
+    return outcomes
+
+
+def run_worker(
+    settings: Settings,
+    store: Store,
+    publishers: Sequence[Publisher],
+    stop: threading.Event,
+    index: int = 0,
+) -> None:
+    """Claim and process events until ``stop`` is set; the event in hand is finished first (a drain)."""
+    queue = EventQueue(store)
+    name = worker_name(index)
+    while not stop.is_set():
+        claimed = queue.claim(name)
+        if not claimed:
+            stop.wait(IDLE_SECONDS)
+            continue
+        for event in claimed:
+            try:
+                process(event, settings, store, queue, publishers, name)
+            except Exception as exc:  # a stage boundary: the worker lives on, the event is retried later
+                log.exception("event %s", event.id)
+                queue.finish(event.id, name, error=f"{type(exc).__name__}: {exc}", retry=True)
+
+
+def _report_for(event: QueuedEvent, settings: Settings, store: Store) -> Report:
+    raw = fingerprint(parse_trace(event.payload, settings.limits))
+    known = store.incident_for(raw)
+    report = store.report(known) if known else None
+    if report is not None:
+        return report
+    with _TRIAGE_LOCK:
+        report = pipeline.triage(event.payload, settings)
+    store.remember_alias(raw, report.evidence.fingerprint)
+    return report
