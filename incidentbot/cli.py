@@ -205,6 +205,40 @@ def run(host: str | None, port: int | None, repo: Path | None, config: Path | No
 
 
 @main.command()
+@click.option("--once", is_flag=True, required=True, help="One cycle, then exit (for cron and CI).")
+@click.option("--repo", type=click.Path(path_type=Path), help="The checkout whose history is blamed. [default: .]")
+@click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
+@click.option("--debug", is_flag=True, help="Log each step and show tracebacks of internal errors.")
+def poll(once: bool, repo: Path | None, config: Path | None, debug: bool) -> None:
+    """Poll Sentry for new and regressed issues once, triage and post them, and exit."""
+    _configure_logging(debug)
+
+    def cycle() -> None:
+        from incidentbot import settings
+        from incidentbot.deliver import configured_publishers
+        from incidentbot.errors import ConfigError
+        from incidentbot.event_queue import EventQueue
+        from incidentbot.poller import poll_once
+        from incidentbot.store import open_store
+        from incidentbot.worker import drain, worker_name
+
+        conf = settings.load(config, repo=repo)
+        if not conf.sentry_projects:
+            raise ConfigError("no Sentry project to poll", "set SENTRY_ORG, SENTRY_PROJECTS and SENTRY_AUTH_TOKEN")
+        store = open_store(conf.effective_database_url, conf.stale_after_seconds)
+        results = poll_once(conf, EventQueue(store), worker_name(), release=True)
+        for result in results:
+            note = " (rate-limited: the rest next time)" if result.rate_limited else ""
+            click.echo(
+                f"{result.project}: {result.issues} issue(s) active, {result.queued} new event(s){note}", err=True
+            )
+        processed = drain(conf, store, configured_publishers(conf))
+        click.echo(f"{processed} event(s) triaged and posted", err=True)
+
+    _run(cycle, debug)
+
+
+@main.command()
 @click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
 def status(config: Path | None) -> None:
     """Queue depth, posts waiting for a retry, and recent failures."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime
 
 import sentry_sdk
 import uvicorn
@@ -18,10 +19,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from incidentbot.deliver import configured_publishers, retry_pending, sync_states
 from incidentbot.event_queue import EventQueue
 from incidentbot.interfaces import IssueTracker
+from incidentbot.poller import poll_once
 from incidentbot.server import create_app
 from incidentbot.settings import Settings
 from incidentbot.store import open_store
-from incidentbot.worker import run_worker
+from incidentbot.worker import run_worker, worker_name
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,17 @@ def run(settings: Settings) -> None:
     for thread in workers:
         thread.start()
     scheduler = _scheduler(settings, store, publishers)
+    if settings.sentry_projects:
+        # One poll job; the lock inside makes one replica poll at a time, and another take over when it dies.
+        scheduler.add_job(
+            poll_once,
+            "interval",
+            seconds=settings.poll_seconds,
+            args=(settings, queue, worker_name()),
+            id="sentry-poll",
+            replace_existing=True,
+            next_run_time=datetime.now(tz=UTC),
+        )
     scheduler.start()
     log.info("incidentbot listening on %s:%d with %d workers", settings.host, settings.port, len(workers))
     try:

@@ -102,6 +102,39 @@ class EventQueue:
             )
             return [(r.id, r.source, r.error or "") for r in rows]
 
+    # the poller's lock: one replica polls at a time
+
+    def hold_lock(self, name: str, owner: str, ttl_seconds: float) -> bool:
+        """Take or renew a lock that expires unless renewed; True while ``owner`` holds it."""
+        key = f"lock:{name}"
+        now = _now()
+        value = f"{owner}|{(now + timedelta(seconds=ttl_seconds)).isoformat()}"
+        with self.engine.begin() as conn:
+            current = conn.execute(select(cursors.c.value).where(cursors.c.name == key)).scalar()
+        if current is None:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(cursors).values(name=key, value=value, updated_at=now))
+                return True
+            except IntegrityError:
+                return False  # another replica took it first
+        with self.engine.begin() as conn:
+            holder, _, expires = str(current).rpartition("|")
+            if holder != owner and datetime.fromisoformat(expires) > now:
+                return False
+            taken = conn.execute(
+                update(cursors)
+                .where(cursors.c.name == key, cursors.c.value == current)
+                .values(value=value, updated_at=now)
+            )
+            return bool(taken.rowcount)
+
+    def release_lock(self, name: str, owner: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                cursors.delete().where(cursors.c.name == f"lock:{name}", cursors.c.value.startswith(f"{owner}|"))
+            )
+
     # cursors of the pollers
 
     def cursor(self, name: str) -> str | None:

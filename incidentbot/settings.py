@@ -161,8 +161,17 @@ class Settings(BaseSettings):
     ] = ()  # DSN public keys accepted by the ingest endpoints; none: endpoints off
     max_event_bytes: int = 1024 * 1024  # an ingested event, after decompression
     sentry_dsn: str | None = None  # incidentbot's own errors go here (INCIDENTBOT_SENTRY_DSN)
+    sentry_url: str = Field("https://sentry.io", validation_alias=_aliases("sentry_url", "SENTRY_URL"))
+    sentry_auth_token: SecretStr | None = Field(
+        None, validation_alias=_aliases("sentry_auth_token", "SENTRY_AUTH_TOKEN")
+    )
+    sentry_org: str | None = Field(None, validation_alias=_aliases("sentry_org", "SENTRY_ORG"))
+    sentry_projects: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), validation_alias=_aliases("sentry_projects", "SENTRY_PROJECTS")
+    )
+    poll_seconds: float = 60.0
 
-    @field_validator("ingest_keys", mode="before")
+    @field_validator("ingest_keys", "sentry_projects", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

@@ -53,6 +53,18 @@ def process(
     return outcomes
 
 
+def drain(settings: Settings, store: Store, publishers: Sequence[Publisher]) -> int:
+    """Process queued events until none is left (``incidentbot poll --once``); how many were processed."""
+    queue = EventQueue(store)
+    name = worker_name()
+    done = 0
+    while claimed := queue.claim(name):
+        for event in claimed:
+            process(event, settings, store, queue, publishers, name)
+            done += 1
+    return done
+
+
 def run_worker(
     settings: Settings,
     store: Store,
