@@ -57,7 +57,8 @@ class FakeSentry(FakeServer):
         link = (
             f'<{base}?cursor=0:{max(0, start - PAGE)}:1>; rel="previous"; results="{str(start > 0).lower()}"; '
             f'cursor="0:{max(0, start - PAGE)}:1", '
-            f'<{base}?cursor=0:{start + PAGE}:0>; rel="next"; results="{str(more).lower()}"; cursor="0:{start + PAGE}:0"'
+            f'<{base}?cursor=0:{start + PAGE}:0>; rel="next"; results="{str(more).lower()}"; '
+            f'cursor="0:{start + PAGE}:0"'
         )
         return Response(200, page, {**headers, "Link": link})
 
