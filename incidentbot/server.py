@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from incidentbot.event_queue import EventQueue
 from incidentbot.settings import Settings
+from incidentbot.sources.sentry_webhook import item_for, signature_ok
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,34 @@ def create_app(settings: Settings, queue: EventQueue) -> Starlette:
     async def store(request: Request) -> JSONResponse:
         return await _ingest(request, keys, limit, queue, envelope=False)
 
+    secret = settings.sentry_client_secret.get_secret_value() if settings.sentry_client_secret else None
+
+    async def webhook(request: Request) -> JSONResponse:
+        if secret is None:
+            return _error(404, "webhooks are off: set SENTRY_CLIENT_SECRET")
+        body = await request.body()
+        if len(body) > limit:
+            return _error(413, f"body over {limit} bytes")
+        headers = request.headers
+        if not signature_ok(secret, body, headers.get("sentry-hook-signature"), headers.get("sentry-hook-timestamp")):
+            log.warning(
+                "webhook: rejected a request with a bad signature from %s",
+                request.client.host if request.client else "?",
+            )
+            return _error(401, "bad signature")
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return _error(400, "not JSON")
+        item = item_for(headers.get("sentry-hook-resource", ""), payload) if isinstance(payload, dict) else None
+        if item is not None:
+            queue.add("sentry-webhook", item.source_event_id, item.payload)
+        return JSONResponse({"queued": item is not None})
+
     return Starlette(
         routes=[
             Route("/healthz", healthz),
+            Route("/webhooks/sentry", webhook, methods=["POST"]),
             Route("/api/{project}/envelope/", envelope, methods=["POST"]),
             Route("/api/{project}/store/", store, methods=["POST"]),
         ]

@@ -170,6 +170,9 @@ class Settings(BaseSettings):
         (), validation_alias=_aliases("sentry_projects", "SENTRY_PROJECTS")
     )
     poll_seconds: float = 60.0
+    sentry_client_secret: SecretStr | None = Field(
+        None, validation_alias=_aliases("sentry_client_secret", "SENTRY_CLIENT_SECRET")
+    )  # verifies webhooks; none: the webhook endpoint is off
 
     @field_validator("ingest_keys", "sentry_projects", mode="before")
     @classmethod

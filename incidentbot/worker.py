@@ -8,6 +8,7 @@ through the deliveries' leases, so a restart posts each report exactly once.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -17,13 +18,15 @@ from datetime import UTC, datetime
 
 from incidentbot import pipeline
 from incidentbot.deliver import Outcome, deliver
-from incidentbot.errors import IncidentbotError
+from incidentbot.errors import IncidentbotError, SourceError
 from incidentbot.event_queue import EventQueue, QueuedEvent
 from incidentbot.fingerprint import fingerprint
 from incidentbot.interfaces import Publisher
 from incidentbot.models import Report
 from incidentbot.parse import parse_trace
 from incidentbot.settings import Settings
+from incidentbot.sources.sentry_api import SentryApi
+from incidentbot.sources.sentry_webhook import FETCH_KEY
 from incidentbot.store import Store
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,10 @@ def process(
     """Triage (or recall) one event's report, deliver it, and finish the event."""
     try:
         report = _report_for(event, settings, store)
+    except SourceError as exc:  # Sentry could not be asked now: ask again later
+        log.warning("event %s: %s (will retry)", event.id, exc.one_line())
+        queue.finish(event.id, name, error=exc.one_line(), retry=True)
+        return []
     except IncidentbotError as exc:  # the event itself is bad: failing it again will not help
         log.warning("event %s failed: %s", event.id, exc.one_line())
         queue.finish(event.id, name, error=exc.one_line())
@@ -89,12 +96,23 @@ def run_worker(
 
 
 def _report_for(event: QueuedEvent, settings: Settings, store: Store) -> Report:
-    raw = fingerprint(parse_trace(event.payload, settings.limits))
+    payload = _fetched(event.payload, settings)
+    raw = fingerprint(parse_trace(payload, settings.limits))
     known = store.incident_for(raw)
     report = store.report(known) if known else None
     if report is not None:
         return report
     with _TRIAGE_LOCK:
-        report = pipeline.triage(event.payload, settings)
+        report = pipeline.triage(payload, settings)
     store.remember_alias(raw, report.evidence.fingerprint)
     return report
+
+
+def _fetched(payload: str, settings: Settings) -> str:
+    """A webhook names an issue: its latest event, from the Sentry API. Anything else is the event itself."""
+    if FETCH_KEY not in payload[:200]:
+        return payload
+    reference = json.loads(payload)
+    event = SentryApi.from_settings(settings).latest_event(reference[FETCH_KEY])
+    event.setdefault("permalink", reference.get("permalink"))
+    return json.dumps(event)

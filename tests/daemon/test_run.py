@@ -4,6 +4,8 @@ triage and post them; a worker killed with SIGKILL mid-post leaves nothing poste
 from __future__ import annotations
 
 import gzip
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -18,11 +20,14 @@ import httpx
 import pytest
 
 from tests.fakes.github_api import FakeGitHub
+from tests.fakes.sentry_api import TOKEN as SENTRY_TOKEN
+from tests.fakes.sentry_api import FakeSentry, rest_event
 from tests.fakes.slack_api import FakeSlack
 from tests.reporters.conftest import destination_variables
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 KEY = "ingestkey0123456789abcdef"
+WEBHOOK_SECRET = "client-secret-0123456789"
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +41,12 @@ def demo_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def servers() -> Iterator[tuple[FakeSlack, FakeGitHub]]:
     with FakeSlack() as slack, FakeGitHub() as github:
         yield slack, github
+
+
+@pytest.fixture
+def sentry() -> Iterator[FakeSentry]:
+    with FakeSentry() as server:
+        yield server
 
 
 def _free_port() -> int:
@@ -75,7 +86,9 @@ class Daemon:
 
 
 @pytest.fixture
-def daemon(servers: tuple[FakeSlack, FakeGitHub], demo_repo: Path, tmp_path: Path) -> Iterator[Daemon]:
+def daemon(
+    servers: tuple[FakeSlack, FakeGitHub], sentry: FakeSentry, demo_repo: Path, tmp_path: Path
+) -> Iterator[Daemon]:
     slack, github = servers
     port = _free_port()
     env = {
@@ -88,6 +101,10 @@ def daemon(servers: tuple[FakeSlack, FakeGitHub], demo_repo: Path, tmp_path: Pat
         "INCIDENTBOT_SLACK_REPLY_MINUTES": "0",
         "INCIDENTBOT_GITHUB_COMMENT_MINUTES": "0",
         "INCIDENTBOT_STALE_AFTER_SECONDS": "3",
+        "SENTRY_CLIENT_SECRET": WEBHOOK_SECRET,
+        "SENTRY_URL": sentry.url,
+        "SENTRY_AUTH_TOKEN": SENTRY_TOKEN,
+        "SENTRY_ORG": "acme",
     }
     running = Daemon(env, port)
     running.start()
@@ -176,3 +193,37 @@ def test_a_worker_killed_mid_post_posts_nothing_twice_after_a_restart(
         [sys.executable, "-m", "incidentbot", "status"], env=daemon.env, capture_output=True, text=True
     )
     assert "1 done" in status.stdout, status.stdout
+
+
+def _signed(body: bytes, secret: str = WEBHOOK_SECRET, age: float = 0) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "Sentry-Hook-Signature": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
+        "Sentry-Hook-Timestamp": str(int(time.time() - age)),
+    }
+
+
+def test_webhooks_are_verified_and_forgeries_never_processed(
+    daemon: Daemon, servers: tuple[FakeSlack, FakeGitHub], sentry: FakeSentry, demo_repo: Path, tmp_path: Path
+) -> None:
+    slack, github = servers
+    event_file = tmp_path / "event.json"
+    subprocess.run([sys.executable, str(EXAMPLES / "capture_event.py"), str(demo_repo), str(event_file)], check=True)
+    sdk_event = json.loads(event_file.read_text())
+    url = f"{daemon.url}/webhooks/sentry"
+    forged = json.dumps({"action": "created", "data": {"error": sdk_event}}).encode()
+    headers = {**_signed(forged, secret="wrong-secret"), "Sentry-Hook-Resource": "error"}
+    assert httpx.post(url, content=forged, headers=headers).status_code == 401
+    replayed = {**_signed(forged, age=3600), "Sentry-Hook-Resource": "error"}
+    assert httpx.post(url, content=forged, headers=replayed).status_code == 401
+    time.sleep(1)
+    assert github.issues == [] and slack.roots() == []  # nothing from the forgeries was processed
+    sentry.add_issue("shop", "4242", "2026-11-24T10:00:00Z", rest_event(sdk_event, "b" * 32, "4242"))
+    issue_hook = json.dumps(
+        {"action": "created", "data": {"issue": {"id": "4242", "web_url": "https://sentry.example/issues/4242/"}}}
+    ).encode()
+    done = httpx.post(url, content=issue_hook, headers={**_signed(issue_hook), "Sentry-Hook-Resource": "issue"})
+    assert done.status_code == 200 and done.json() == {"queued": True}
+    _until(lambda: len(github.issues) == 1, "the webhook's issue was not posted")
+    assert sentry.calls("GET", "/api/0/issues/4242/events/latest/")
+    assert "[Sentry issue](https://sentry.example/issues/4242/)" in github.issues[0].body
