@@ -19,7 +19,7 @@ def poll_once(settings: Settings, queue: EventQueue, owner: str, release: bool =
     this one stops renewing it. ``incidentbot poll --once`` releases it when done."""
     if not settings.sentry_projects:
         return []
-    if not queue.hold_lock("sentry-poller", owner, ttl_seconds=max(3 * settings.poll_seconds, 30)):
+    if not queue.hold_lock("sentry-poller", owner, ttl_seconds=max(3 * settings.poll_seconds, 3)):
         log.debug("another replica holds the poller lock")
         return []
     try:
