@@ -16,7 +16,7 @@ import sentry_sdk
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from incidentbot.deliver import configured_publishers, retry_pending, sync_states
+from incidentbot.deliver import Throttle, catch_up, configured_publishers, retry_pending, sync_states
 from incidentbot.event_queue import EventQueue
 from incidentbot.interfaces import IssueTracker
 from incidentbot.poller import poll_once
@@ -37,15 +37,24 @@ def run(settings: Settings) -> None:
     queue = EventQueue(store)
     publishers = configured_publishers(settings)
     stop = threading.Event()
+    throttle = Throttle(settings.update_seconds)
     workers = [
         threading.Thread(
-            target=run_worker, args=(settings, store, publishers, stop, i), name=f"worker-{i}", daemon=True
+            target=run_worker, args=(settings, store, publishers, stop, i, throttle), name=f"worker-{i}", daemon=True
         )
         for i in range(max(1, settings.workers))
     ]
     for thread in workers:
         thread.start()
     scheduler = _scheduler(settings, store, publishers)
+    scheduler.add_job(
+        catch_up,
+        "interval",
+        seconds=max(1.0, settings.update_seconds / 2),
+        args=(store, publishers, throttle, settings.claim_wait_seconds),
+        id="catch-up",
+        replace_existing=True,
+    )
     if settings.sentry_projects:
         # One poll job; the lock inside makes one replica poll at a time, and another take over when it dies.
         scheduler.add_job(

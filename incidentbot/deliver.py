@@ -10,7 +10,9 @@ the others go on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -29,9 +31,40 @@ ORDER = {"github": 0, "slack": 1}
 @dataclass(frozen=True, slots=True)
 class Outcome:
     reporter: str
-    action: str  # posted, updated, failed
+    action: str  # posted, updated, held (a burst: the update comes later), failed
     url: str | None = None
     error: str | None = None
+
+
+class Throttle:
+    """At most one update of an existing post per destination and incident in ``seconds``, during a burst.
+
+    Skipped updates are remembered; ``due()`` hands them back once the interval has passed, so the daemon's
+    catch-up job brings the counts up to date after the burst. First posts are never held back.
+    """
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self._last: dict[tuple[str, str], float] = {}
+        self._held: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def allow(self, fingerprint: str, reporter: str) -> bool:
+        key = (fingerprint, reporter)
+        with self._lock:
+            now = self.clock()
+            if now - self._last.get(key, -1e18) >= self.seconds:
+                self._last[key] = now
+                self._held.discard(key)
+                return True
+            self._held.add(key)
+            return False
+
+    def due(self) -> list[tuple[str, str]]:
+        with self._lock:
+            now = self.clock()
+            return [key for key in self._held if now - self._last.get(key, -1e18) >= self.seconds]
 
 
 def deliver(
@@ -40,11 +73,32 @@ def deliver(
     store: Store,
     seen_at: datetime,
     wait_seconds: float,
-    event_id: int | None = None,
+    event_ids: Sequence[int] = (),
+    fresh_report: bool = True,
+    throttle: Throttle | None = None,
 ) -> list[Outcome]:
-    """Count this occurrence (once per queued event), then post or update the incident on each destination."""
-    incident = store.record_occurrence(report, seen_at, event_id)
-    return [deliver_one(report, incident, p, store, wait_seconds) for p in ordered(publishers)]
+    """Count this occurrence (or these queued events, once each), then post or update the incident everywhere."""
+    incident = store.record_occurrence(report, seen_at, event_ids, fresh_report)
+    outcomes = []
+    for publisher in ordered(publishers):
+        known = throttle is not None and store.delivery(incident.fingerprint, publisher.name) is not None
+        if known and throttle is not None and not throttle.allow(incident.fingerprint, publisher.name):
+            outcomes.append(Outcome(publisher.name, "held"))
+            continue
+        outcomes.append(deliver_one(report, incident, publisher, store, wait_seconds))
+    return outcomes
+
+
+def catch_up(store: Store, publishers: Sequence[Publisher], throttle: Throttle, wait_seconds: float) -> list[Outcome]:
+    """Make the updates the throttle held back, now that their interval has passed."""
+    by_name = {p.name: p for p in publishers}
+    outcomes = []
+    for fingerprint, name in sorted(throttle.due(), key=lambda key: ORDER.get(key[1], 9)):
+        report, incident, publisher = store.report(fingerprint), store.incident(fingerprint), by_name.get(name)
+        if report is None or incident is None or publisher is None or not throttle.allow(fingerprint, name):
+            continue
+        outcomes.append(deliver_one(report, incident, publisher, store, wait_seconds))
+    return outcomes
 
 
 def retry_pending(store: Store, publishers: Sequence[Publisher], wait_seconds: float) -> list[Outcome]:

@@ -86,6 +86,18 @@ class EventQueue:
                 .values(status=status, error=error, claimed_at=None if status == "queued" else _now())
             )
 
+    def finish_many(self, event_ids: list[int], worker: str, error: str | None = None, retry: bool = False) -> None:
+        if not retry:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(events)
+                    .where(events.c.id.in_(event_ids), events.c.worker == worker)
+                    .values(status="failed" if error else "done", error=error, claimed_at=_now())
+                )
+            return
+        for event_id in event_ids:
+            self.finish(event_id, worker, error, retry)
+
     def depth(self) -> dict[str, int]:
         """Events by status, for `incidentbot status`."""
         with self.engine.begin() as conn:

@@ -170,6 +170,7 @@ class Settings(BaseSettings):
         (), validation_alias=_aliases("sentry_projects", "SENTRY_PROJECTS")
     )
     poll_seconds: float = 60.0
+    update_seconds: float = 10.0  # during a burst, an existing post is updated at most this often per incident
     sentry_client_secret: SecretStr | None = Field(
         None, validation_alias=_aliases("sentry_client_secret", "SENTRY_CLIENT_SECRET")
     )  # verifies webhooks; none: the webhook endpoint is off

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -162,28 +162,36 @@ class Store:
 
     # incidents
 
-    def record_occurrence(self, report: Report, seen_at: datetime, event_id: int | None = None) -> Incident:
-        """Count one more occurrence of the report's incident (creating it) and keep the newest report.
+    def record_occurrence(
+        self, report: Report, seen_at: datetime, event_ids: Sequence[int] = (), fresh_report: bool = True
+    ) -> Incident:
+        """Count occurrences of the report's incident (creating it): one, or one per queued event not yet counted.
 
-        With a queued event's id, the event is marked counted in the same transaction, and an event already
-        counted (its worker died after counting, before posting) is not counted again.
+        Queued events are marked counted in the same transaction, so an event already counted (its worker died
+        after counting, before posting) is not counted again. ``fresh_report``: store this report as the
+        incident's newest (a repeat that reused the stored report leaves it as it is).
         """
         fingerprint = report.evidence.fingerprint
-        values = {"report_json": _REPORT.dump_json(report).decode(), "title": report.title}
+        report_values = {"report_json": _REPORT.dump_json(report).decode(), "title": report.title}
+        values = report_values if fresh_report else {}
         for _ in range(3):  # an insert racing another process's insert becomes an update
             with self._begin() as conn:
-                if event_id is not None:
+                added = 1
+                if event_ids:
                     marked = conn.execute(
-                        update(events).where(events.c.id == event_id, events.c.counted.is_(False)).values(counted=True)
+                        update(events)
+                        .where(events.c.id.in_(list(event_ids)), events.c.counted.is_(False))
+                        .values(counted=True)
                     )
-                    if not marked.rowcount:
+                    added = marked.rowcount
+                    if not added:
                         existing = self._incident(conn, fingerprint)
                         if existing is not None:
                             return existing
                 done = conn.execute(
                     update(incidents)
                     .where(incidents.c.fingerprint == fingerprint)
-                    .values(count=incidents.c.count + 1, last_seen=seen_at, **values)
+                    .values(count=incidents.c.count + added, last_seen=seen_at, **values)
                 )
                 if done.rowcount:
                     return self._existing(conn, fingerprint)
@@ -193,10 +201,10 @@ class Store:
                             fingerprint=fingerprint,
                             first_seen=seen_at,
                             last_seen=seen_at,
-                            count=1,
+                            count=max(added, 1),
                             state="open",
                             source_url=report.evidence.trace.url,
-                            **values,
+                            **report_values,
                         )
                     )
                     return self._existing(conn, fingerprint)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from incidentbot import pipeline
-from incidentbot.deliver import Outcome, deliver
+from incidentbot.deliver import Throttle, deliver
 from incidentbot.errors import IncidentbotError, SourceError
 from incidentbot.event_queue import EventQueue, QueuedEvent
 from incidentbot.fingerprint import fingerprint
@@ -32,6 +32,7 @@ from incidentbot.store import Store
 log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 0.2
+BATCH = 200  # events claimed at once: repeats of one error in a batch are counted and delivered together
 # One triage at a time per process: a repository view keeps git processes (cat-file) that threads must not share.
 # Delivery, the slow network part, runs in parallel.
 _TRIAGE_LOCK = threading.Lock()
@@ -42,22 +43,42 @@ def worker_name(index: int = 0) -> str:
 
 
 def process(
-    event: QueuedEvent, settings: Settings, store: Store, queue: EventQueue, publishers: Sequence[Publisher], name: str
-) -> list[Outcome]:
-    """Triage (or recall) one event's report, deliver it, and finish the event."""
-    try:
-        report = _report_for(event, settings, store)
-    except SourceError as exc:  # Sentry could not be asked now: ask again later
-        log.warning("event %s: %s (will retry)", event.id, exc.one_line())
-        queue.finish(event.id, name, error=exc.one_line(), retry=True)
-        return []
-    except IncidentbotError as exc:  # the event itself is bad: failing it again will not help
-        log.warning("event %s failed: %s", event.id, exc.one_line())
-        queue.finish(event.id, name, error=exc.one_line())
-        return []
-    outcomes = deliver(report, publishers, store, datetime.now(tz=UTC), settings.claim_wait_seconds, event.id)
-    queue.finish(event.id, name)  # failed posts wait in the outbox for the retry job, not in the queue
-    return outcomes
+    batch: Sequence[QueuedEvent],
+    settings: Settings,
+    store: Store,
+    queue: EventQueue,
+    publishers: Sequence[Publisher],
+    name: str,
+    throttle: Throttle | None = None,
+) -> None:
+    """Group claimed events by error, triage each new error once, and deliver each group once."""
+    groups: dict[str, list[tuple[QueuedEvent, str]]] = {}
+    for event in batch:
+        try:
+            payload = _fetched(event.payload, settings)
+            raw = fingerprint(parse_trace(payload, settings.limits))
+        except SourceError as exc:  # Sentry could not be asked now: ask again later
+            queue.finish(event.id, name, error=exc.one_line(), retry=True)
+            continue
+        except IncidentbotError as exc:  # the event itself is bad: trying again will not help
+            log.warning("event %s failed: %s", event.id, exc.one_line())
+            queue.finish(event.id, name, error=exc.one_line())
+            continue
+        groups.setdefault(raw, []).append((event, payload))
+    for raw, group in groups.items():
+        ids = [event.id for event, _ in group]
+        try:
+            report, fresh = _report_for(raw, group[-1][1], settings, store)
+            deliver(report, publishers, store, _now(), settings.claim_wait_seconds, ids, fresh, throttle)
+        except IncidentbotError as exc:
+            log.warning("events %s failed: %s", ids, exc.one_line())
+            queue.finish_many(ids, name, error=exc.one_line())
+            continue
+        except Exception as exc:  # a stage boundary: the worker lives on, the events are retried later
+            log.exception("events %s", ids)
+            queue.finish_many(ids, name, error=f"{type(exc).__name__}: {exc}", retry=True)
+            continue
+        queue.finish_many(ids, name)  # failed posts wait in the outbox for the retry job, not in the queue
 
 
 def drain(settings: Settings, store: Store, publishers: Sequence[Publisher]) -> int:
@@ -65,10 +86,9 @@ def drain(settings: Settings, store: Store, publishers: Sequence[Publisher]) -> 
     queue = EventQueue(store)
     name = worker_name()
     done = 0
-    while claimed := queue.claim(name):
-        for event in claimed:
-            process(event, settings, store, queue, publishers, name)
-            done += 1
+    while claimed := queue.claim(name, BATCH):
+        process(claimed, settings, store, queue, publishers, name)
+        done += len(claimed)
     return done
 
 
@@ -78,34 +98,33 @@ def run_worker(
     publishers: Sequence[Publisher],
     stop: threading.Event,
     index: int = 0,
+    throttle: Throttle | None = None,
 ) -> None:
-    """Claim and process events until ``stop`` is set; the event in hand is finished first (a drain)."""
+    """Claim and process events until ``stop`` is set; the batch in hand is finished first (a drain)."""
     queue = EventQueue(store)
     name = worker_name(index)
     while not stop.is_set():
-        claimed = queue.claim(name)
+        claimed = queue.claim(name, BATCH)
         if not claimed:
             stop.wait(IDLE_SECONDS)
             continue
-        for event in claimed:
-            try:
-                process(event, settings, store, queue, publishers, name)
-            except Exception as exc:  # a stage boundary: the worker lives on, the event is retried later
-                log.exception("event %s", event.id)
-                queue.finish(event.id, name, error=f"{type(exc).__name__}: {exc}", retry=True)
+        process(claimed, settings, store, queue, publishers, name, throttle)
 
 
-def _report_for(event: QueuedEvent, settings: Settings, store: Store) -> Report:
-    payload = _fetched(event.payload, settings)
-    raw = fingerprint(parse_trace(payload, settings.limits))
+def _report_for(raw: str, payload: str, settings: Settings, store: Store) -> tuple[Report, bool]:
+    """The stored report of a known error, or a new triage; True when the report is new."""
     known = store.incident_for(raw)
     report = store.report(known) if known else None
     if report is not None:
-        return report
+        return report, False
     with _TRIAGE_LOCK:
         report = pipeline.triage(payload, settings)
     store.remember_alias(raw, report.evidence.fingerprint)
-    return report
+    return report, True
+
+
+def _now() -> datetime:
+    return datetime.now(tz=UTC)
 
 
 def _fetched(payload: str, settings: Settings) -> str:
