@@ -9,21 +9,21 @@ APScheduler runs the periodic jobs with one run at a time, coalescing missed run
 from __future__ import annotations
 
 import logging
-import threading
+import multiprocessing
 from datetime import UTC, datetime
 
 import sentry_sdk
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from incidentbot.deliver import Throttle, catch_up, configured_publishers, retry_pending, sync_states
+from incidentbot.deliver import configured_publishers, retry_pending, sync_states
 from incidentbot.event_queue import EventQueue
 from incidentbot.interfaces import IssueTracker
 from incidentbot.poller import poll_once
 from incidentbot.server import create_app
 from incidentbot.settings import Settings
 from incidentbot.store import open_store
-from incidentbot.worker import run_worker, worker_name
+from incidentbot.worker import worker_name, worker_process
 
 log = logging.getLogger(__name__)
 
@@ -36,25 +36,17 @@ def run(settings: Settings) -> None:
     store = open_store(settings.effective_database_url, settings.stale_after_seconds)
     queue = EventQueue(store)
     publishers = configured_publishers(settings)
-    stop = threading.Event()
-    throttle = Throttle(settings.update_seconds)
+    # Workers are processes: triage (parsing, git) never holds the endpoint's interpreter lock.
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    level = logging.getLogger("incidentbot").getEffectiveLevel()
     workers = [
-        threading.Thread(
-            target=run_worker, args=(settings, store, publishers, stop, i, throttle), name=f"worker-{i}", daemon=True
-        )
+        context.Process(target=worker_process, args=(settings, i, stop, level), name=f"incidentbot-worker-{i}")
         for i in range(max(1, settings.workers))
     ]
-    for thread in workers:
-        thread.start()
+    for process in workers:
+        process.start()
     scheduler = _scheduler(settings, store, publishers)
-    scheduler.add_job(
-        catch_up,
-        "interval",
-        seconds=max(1.0, settings.update_seconds / 2),
-        args=(store, publishers, throttle, settings.claim_wait_seconds),
-        id="catch-up",
-        replace_existing=True,
-    )
     if settings.sentry_projects:
         # One poll job; the lock inside makes one replica poll at a time, and another take over when it dies.
         scheduler.add_job(
@@ -72,9 +64,11 @@ def run(settings: Settings) -> None:
         app = create_app(settings, queue)
         uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")).run()
     finally:
-        stop.set()
-        for thread in workers:
-            thread.join(timeout=settings.claim_wait_seconds + 30)
+        stop.set()  # each worker finishes the batch in hand, then leaves (a drain)
+        for process in workers:
+            process.join(timeout=settings.claim_wait_seconds + 30)
+            if process.is_alive():
+                process.terminate()  # what it held goes back to the queue once stale
         scheduler.shutdown(wait=False)
         store.close()
 

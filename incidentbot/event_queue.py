@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from incidentbot.store import Store, cursors, events
@@ -54,6 +56,27 @@ class EventQueue:
         except IntegrityError:
             return False
         return True
+
+    def add_many(self, items: list[tuple[str, str, str]]) -> None:
+        """Queue (source, event id, payload) items in one transaction; ones queued before are dropped."""
+        if not items:
+            return
+        now = _now()
+        rows = [
+            {
+                "source": source,
+                "source_event_id": event_id,
+                "payload": payload,
+                "received_at": now,
+                "status": "queued",
+                "attempts": 0,
+                "counted": False,
+            }
+            for source, event_id, payload in items
+        ]
+        insert_ = postgresql_insert if self.postgres else sqlite_insert
+        with self.engine.begin() as conn:
+            conn.execute(insert_(events).on_conflict_do_nothing(), rows)
 
     def claim(self, worker: str, limit: int = 1) -> list[QueuedEvent]:
         """Take up to ``limit`` queued events (or events whose worker died) for this worker."""

@@ -9,11 +9,13 @@ triage happens in the workers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import uuid
 import zlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sentry_sdk.envelope import Envelope
@@ -23,6 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from incidentbot.event_queue import EventQueue
+from incidentbot.ingest_buffer import IngestBuffer
 from incidentbot.settings import Settings
 from incidentbot.sources.sentry_webhook import item_for, signature_ok
 
@@ -38,15 +41,22 @@ class TooLarge(Exception):
 def create_app(settings: Settings, queue: EventQueue) -> Starlette:
     keys = frozenset(settings.ingest_keys)
     limit = settings.max_event_bytes
+    buffer = IngestBuffer(queue)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        buffer.start()
+        yield
+        buffer.stop()
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True, "queue": queue.depth()})
 
     async def envelope(request: Request) -> JSONResponse:
-        return await _ingest(request, keys, limit, queue, envelope=True)
+        return await _ingest(request, keys, limit, buffer, envelope=True)
 
     async def store(request: Request) -> JSONResponse:
-        return await _ingest(request, keys, limit, queue, envelope=False)
+        return await _ingest(request, keys, limit, buffer, envelope=False)
 
     secret = settings.sentry_client_secret.get_secret_value() if settings.sentry_client_secret else None
 
@@ -73,17 +83,18 @@ def create_app(settings: Settings, queue: EventQueue) -> Starlette:
         return JSONResponse({"queued": item is not None})
 
     return Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/healthz", healthz),
             Route("/webhooks/sentry", webhook, methods=["POST"]),
             Route("/api/{project}/envelope/", envelope, methods=["POST"]),
             Route("/api/{project}/store/", store, methods=["POST"]),
-        ]
+        ],
     )
 
 
 async def _ingest(
-    request: Request, keys: frozenset[str], limit: int, queue: EventQueue, envelope: bool
+    request: Request, keys: frozenset[str], limit: int, buffer: IngestBuffer, envelope: bool
 ) -> JSONResponse:
     if not keys:
         return _error(404, "ingest is off: set INCIDENTBOT_INGEST_KEYS")
@@ -109,7 +120,7 @@ async def _ingest(
     accepted = None
     for event in events:
         event_id = str(event.get("event_id") or uuid.uuid4().hex)
-        queue.add("sentry-ingest", event_id, json.dumps(event))
+        await buffer.add("sentry-ingest", event_id, json.dumps(event))
         accepted = event_id
     return JSONResponse({"id": accepted})
 

@@ -462,6 +462,9 @@ def _engine(url: str) -> Engine:
             # WAL lets readers run beside the one writer; several processes share one file.
             dbapi_conn.execute("PRAGMA journal_mode=WAL")
             dbapi_conn.execute("PRAGMA busy_timeout=30000")
+            # In WAL mode NORMAL survives any process crash (kill -9 included); only a power loss can undo the
+            # last commits. It makes each commit several times cheaper.
+            dbapi_conn.execute("PRAGMA synchronous=NORMAL")
 
         return engine
     return create_engine(url, pool_pre_ping=True)

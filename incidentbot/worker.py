@@ -13,11 +13,13 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from incidentbot import pipeline
-from incidentbot.deliver import Throttle, deliver
+from incidentbot.deliver import Throttle, catch_up, configured_publishers, deliver
 from incidentbot.errors import IncidentbotError, SourceError
 from incidentbot.event_queue import EventQueue, QueuedEvent
 from incidentbot.fingerprint import fingerprint
@@ -27,7 +29,7 @@ from incidentbot.parse import parse_trace
 from incidentbot.settings import Settings
 from incidentbot.sources.sentry_api import SentryApi
 from incidentbot.sources.sentry_webhook import FETCH_KEY
-from incidentbot.store import Store
+from incidentbot.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -92,23 +94,32 @@ def drain(settings: Settings, store: Store, publishers: Sequence[Publisher]) -> 
     return done
 
 
-def run_worker(
-    settings: Settings,
-    store: Store,
-    publishers: Sequence[Publisher],
-    stop: threading.Event,
-    index: int = 0,
-    throttle: Throttle | None = None,
-) -> None:
-    """Claim and process events until ``stop`` is set; the batch in hand is finished first (a drain)."""
+def worker_process(settings: Settings, index: int, stop: Any, log_level: int) -> None:
+    """A worker in its own process (``incidentbot run`` starts them), so triage never holds up the endpoint.
+
+    It leaves when ``stop`` is set (after the batch in hand) or when its parent is gone (even after a
+    ``kill -9`` of the parent). It also makes the updates its throttle held back, once their interval passed.
+    """
+    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
+    parent = os.getppid()
+    store = open_store(settings.effective_database_url, settings.stale_after_seconds)
+    publishers = configured_publishers(settings)
+    throttle = Throttle(settings.update_seconds)
     queue = EventQueue(store)
     name = worker_name(index)
-    while not stop.is_set():
-        claimed = queue.claim(name, BATCH)
-        if not claimed:
-            stop.wait(IDLE_SECONDS)
-            continue
-        process(claimed, settings, store, queue, publishers, name, throttle)
+    next_catch_up = time.monotonic() + settings.update_seconds / 2
+    try:
+        while not stop.is_set() and os.getppid() == parent:
+            claimed = queue.claim(name, BATCH)
+            if claimed:
+                process(claimed, settings, store, queue, publishers, name, throttle)
+            else:
+                stop.wait(IDLE_SECONDS)
+            if time.monotonic() >= next_catch_up:
+                catch_up(store, publishers, throttle, settings.claim_wait_seconds)
+                next_catch_up = time.monotonic() + settings.update_seconds / 2
+    finally:
+        store.close()
 
 
 def _report_for(raw: str, payload: str, settings: Settings, store: Store) -> tuple[Report, bool]:

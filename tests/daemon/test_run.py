@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -69,20 +70,19 @@ class Daemon:
         return f"http://{KEY}@127.0.0.1:{self.port}/1"
 
     def start(self) -> None:
+        # Output to a file, not a pipe: worker processes inherit it and may outlive a killed parent briefly.
+        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "incidentbot", "run"],
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+            [sys.executable, "-m", "incidentbot", "run"], env=self.env, stdout=self.log, stderr=subprocess.STDOUT
         )
         _until(lambda: _healthy(self.url), f"incidentbot run did not answer /healthz on {self.url}")
 
     def stop(self, sig: int = signal.SIGTERM) -> str:
         assert self.process is not None
         self.process.send_signal(sig)
-        out, _ = self.process.communicate(timeout=60)
-        return out
+        self.process.wait(timeout=60)
+        self.log.close()
+        return Path(self.log.name).read_text()
 
 
 @pytest.fixture
