@@ -41,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
         lines += accuracy_section(run_accuracy(cases, repos))
     if args.only in (None, "speed"):
         lines += speed_section(_speed(args, cases, repos))
+    if args.only in (None, "daemon"):
+        from benchmarks.daemon import run as run_daemon
+        from benchmarks.daemon import section as daemon_section
+
+        for concurrency in (8, 32):
+            lines += daemon_section(run_daemon(10_000, 20, concurrency))
     if args.only in (None, "llm"):
         from benchmarks.llm_usage import llm_section
 
@@ -83,7 +89,7 @@ def _scrapy_checkout(cases: list[Case], repos: Path) -> tuple[Path, Case] | None
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="incidentbot accuracy and speed benchmarks")
-    parser.add_argument("--only", choices=("accuracy", "speed", "llm"), help="run one part only")
+    parser.add_argument("--only", choices=("accuracy", "speed", "llm", "daemon"), help="run one part only")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions and smaller batches (smoke test)")
     parser.add_argument("--repos-dir", type=Path, help="local copies as OWNER+NAME/repo or OWNER/NAME")
     parser.add_argument("--cases", type=Path, default=DEFAULT_CASES_DIR, help="folder of accuracy case JSON files")
