@@ -130,7 +130,7 @@ def section(result: dict[str, Any]) -> list[str]:
         f"| accept latency p50 / p99 | {r['p50_ms']:.1f} ms / {r['p99_ms']:.1f} ms | p99 ≤ 50 ms |",
         f"| first event → last new post | {r['first_event_to_last_new_post_s']:.1f} s | ≤ 60 s |",
         f"| first event → queue drained (all counted) | {r['first_event_to_queue_drained_s']:.1f} s | |",
-        f"| incidents posted (GitHub issues / Slack threads) | {r['issues']} / {r['threads']} | {r['errors']} / {r['errors']} |",
+        f"| incidents posted (GitHub issues / Slack threads) | {r['issues']} / {r['threads']} | {r['errors']} each |",
         f"| requests to GitHub / Slack | {r['github_requests']} / {r['slack_requests']} | |",
         "",
     ]
