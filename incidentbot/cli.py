@@ -25,6 +25,7 @@ Examples:
   incidentbot triage sentry-event.json --repo . --json
   kubectl logs api-7f9c | incidentbot triage - --repo . --first-seen 2024-05-01T12:00:00Z
   incidentbot triage trace.txt --rev v2.3.1 --release-range v2.3.0..v2.3.1 --format markdown
+  incidentbot triage https://acme.sentry.io/issues/4242/ --repo .   # a Sentry issue's latest event
   incidentbot triage trace.txt --format slack          # the Block Kit JSON, posting nothing
   incidentbot triage trace.txt --post slack,github     # one Slack thread and one GitHub issue per incident
   incidentbot triage trace.txt --post github --dry-run
@@ -84,8 +85,9 @@ def triage(
 ) -> None:
     """Triage one error trace (a file, or - for stdin) against a git repository.
 
-    INPUT is a Python, JavaScript, Java, Go or Ruby stack trace, a log with one embedded, or a Sentry event
-    JSON. The report names the failing code, the suspect commits ranked with their reasons, and the owners.
+    INPUT is a Python, JavaScript, Java, Go or Ruby stack trace, a log with one embedded, a Sentry event
+    JSON, or a Sentry issue URL or ID (its latest event is fetched with SENTRY_AUTH_TOKEN). The report names
+    the failing code, the suspect commits ranked with their reasons, and the owners.
     """
     _configure_logging(debug)
     overrides: dict[str, Any] = {
@@ -124,8 +126,16 @@ def _triage(
             "--llm needs an LLM endpoint", "set OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL (any compatible)"
         )
     publishers = _publishers(conf, destinations, dry_run)  # a missing token fails before any work
-    raw = read_input(source, conf.limits)
-    report = pipeline.triage(raw.text, conf, input_warnings=raw.warnings)
+    from incidentbot.sources.sentry_api import fetch_issue_event, sentry_issue_id
+
+    issue_id = sentry_issue_id(source)
+    warnings: tuple[str, ...] = ()
+    if issue_id is not None:
+        text = fetch_issue_event(conf, issue_id)
+    else:
+        raw = read_input(source, conf.limits)
+        text, warnings = raw.text, raw.warnings
+    report = pipeline.triage(text, conf, input_warnings=warnings)
     if dry_run:
         from incidentbot.preview import dry_run_text
 
@@ -192,14 +202,12 @@ def _print_report(report: Any, conf: Any, fmt: str, color: bool) -> None:
 @click.option("--debug", is_flag=True, help="Log each step and show tracebacks of internal errors.")
 def run(host: str | None, port: int | None, repo: Path | None, config: Path | None, debug: bool) -> None:
     """Run the daemon: Sentry SDK ingest endpoints, workers that triage and post, and the periodic jobs."""
-    _configure_logging(debug)
-    logging.getLogger("incidentbot").setLevel(logging.DEBUG if debug else logging.INFO)
 
     def start() -> None:
         from incidentbot import daemon, settings
 
         conf = settings.load(config, host=host, port=port, repo=repo)
-        daemon.run(conf)
+        daemon.run(conf, logging.DEBUG if debug else logging.INFO)
 
     _run(start, debug)
 
@@ -257,6 +265,10 @@ def status(config: Path | None) -> None:
         click.echo(f"posts waiting for a retry: {len(pending)}")
         for item in pending[:5]:
             click.echo(f"  {item.reporter} {item.fingerprint[:12]}: {item.last_error}")
+        for name, value, updated in queue.cursors("sentry-api:"):
+            click.echo(
+                f"last poll of {name.removeprefix('sentry-api:')}: {updated:%Y-%m-%d %H:%M:%S} UTC (seen up to {value})"
+            )
         for event_id, source, error in queue.recent_failures():
             click.echo(f"failed event {event_id} ({source}): {error}")
 

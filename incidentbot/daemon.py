@@ -16,6 +16,7 @@ import sentry_sdk
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from incidentbot import __version__
 from incidentbot.deliver import configured_publishers, retry_pending, sync_states
 from incidentbot.event_queue import EventQueue
 from incidentbot.interfaces import IssueTracker
@@ -30,16 +31,15 @@ log = logging.getLogger(__name__)
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
 
 
-def run(settings: Settings) -> None:
-    if settings.sentry_dsn:  # incidentbot's own errors, without personal data
-        sentry_sdk.init(dsn=settings.sentry_dsn, send_default_pii=False, release="incidentbot")
+def run(settings: Settings, level: int = logging.INFO) -> None:
+    configure_daemon_logging(settings.log_format, level)
+    report_own_errors(settings)
     store = open_store(settings.effective_database_url, settings.stale_after_seconds)
     queue = EventQueue(store)
     publishers = configured_publishers(settings)
     # Workers are processes: triage (parsing, git) never holds the endpoint's interpreter lock.
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
-    level = logging.getLogger("incidentbot").getEffectiveLevel()
     workers = [
         context.Process(target=worker_process, args=(settings, i, stop, level), name=f"incidentbot-worker-{i}")
         for i in range(max(1, settings.workers))
@@ -62,7 +62,9 @@ def run(settings: Settings) -> None:
     log.info("incidentbot listening on %s:%d with %d workers", settings.host, settings.port, len(workers))
     try:
         app = create_app(settings, queue)
-        uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")).run()
+        uvicorn.Server(
+            uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", log_config=None)
+        ).run()
     finally:
         stop.set()  # each worker finishes the batch in hand, then leaves (a drain)
         for process in workers:
@@ -86,3 +88,29 @@ def _scheduler(settings: Settings, store, publishers) -> BackgroundScheduler:  #
             sync_states, "interval", minutes=10, args=(store, github, others, wait), id="sync", replace_existing=True
         )
     return scheduler
+
+
+def configure_daemon_logging(log_format: str, level: int) -> None:
+    """Logs for a long-running process: text, or one JSON object per line (time, level, logger, message)."""
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("incidentbot").setLevel(level)
+
+
+def report_own_errors(settings: Settings) -> None:
+    """incidentbot's own exceptions go to Sentry when INCIDENTBOT_SENTRY_DSN is set (no personal data)."""
+    if settings.sentry_dsn:
+        sentry_sdk.init(dsn=settings.sentry_dsn, send_default_pii=False, release=f"incidentbot@{__version__}")

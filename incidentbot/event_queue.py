@@ -177,6 +177,12 @@ class EventQueue:
             value = conn.execute(select(cursors.c.value).where(cursors.c.name == name)).scalar()
             return str(value) if value is not None else None
 
+    def cursors(self, prefix: str) -> list[tuple[str, str, datetime]]:
+        """(name, value, updated) of the cursors whose name starts with ``prefix`` (for `incidentbot status`)."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(cursors).where(cursors.c.name.startswith(prefix)).order_by(cursors.c.name))
+            return [(r.name, r.value, r.updated_at) for r in rows]
+
     def set_cursor(self, name: str, value: str) -> None:
         with self.engine.begin() as conn:
             done = conn.execute(update(cursors).where(cursors.c.name == name).values(value=value, updated_at=_now()))

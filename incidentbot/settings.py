@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -170,6 +170,7 @@ class Settings(BaseSettings):
         (), validation_alias=_aliases("sentry_projects", "SENTRY_PROJECTS")
     )
     poll_seconds: float = 60.0
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object a line, for log pipelines
     update_seconds: float = 10.0  # during a burst, an existing post is updated at most this often per incident
     sentry_client_secret: SecretStr | None = Field(
         None, validation_alias=_aliases("sentry_client_secret", "SENTRY_CLIENT_SECRET")

@@ -100,7 +100,10 @@ def worker_process(settings: Settings, index: int, stop: Any, log_level: int) ->
     It leaves when ``stop`` is set (after the batch in hand) or when its parent is gone (even after a
     ``kill -9`` of the parent). It also makes the updates its throttle held back, once their interval passed.
     """
-    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
+    from incidentbot.daemon import configure_daemon_logging, report_own_errors
+
+    configure_daemon_logging(settings.log_format, log_level)
+    report_own_errors(settings)
     parent = os.getppid()
     store = open_store(settings.effective_database_url, settings.stale_after_seconds)
     publishers = configured_publishers(settings)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -138,3 +140,21 @@ def _time(value: object) -> datetime:
     except ValueError:
         return datetime.min.replace(tzinfo=UTC)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+_ISSUE = re.compile(r"^(?:https?://[^\s/]+(?:/[^\s?#]*)?/issues/)?(?P<id>\d{1,20})/?(?:[?#]\S*)?$")
+
+
+def sentry_issue_id(source: str) -> str | None:
+    """The issue id when ``source`` is a Sentry issue URL or a bare id (and not a file of that name)."""
+    match = _ISSUE.match(source.strip())
+    if match is None or Path(source).exists():
+        return None
+    return match["id"]
+
+
+def fetch_issue_event(settings: Settings, issue_id: str) -> str:
+    """The issue's latest event as JSON text, for `incidentbot triage <issue URL or ID>`."""
+    event = SentryApi.from_settings(settings).latest_event(issue_id)
+    event.setdefault("permalink", f"{settings.sentry_url.rstrip('/')}/issues/{issue_id}/")
+    return json.dumps(event)

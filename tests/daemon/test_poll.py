@@ -78,6 +78,8 @@ def test_poll_once_queues_each_new_issue_once_across_pages_and_restarts(
     assert "shop: 3 issue(s) active, 3 new event(s)" in first.stderr
     assert "api: 1 issue(s) active, 1 new event(s)" in first.stderr
     assert "4 event(s) triaged and posted" in first.stderr
+    status = subprocess.run([sys.executable, "-m", "incidentbot", "status"], env=env, capture_output=True, text=True)
+    assert "events: 4 done" in status.stdout and "last poll of acme/shop: " in status.stdout
     assert len(github.issues) == 1 and len(slack.roots()) == 1
     assert github.issues[0].title == "KeyError: 'spring10' in apply_coupon"
     pages = [r.query.get("cursor") for r in sentry.calls("GET", "/api/0/projects/acme/shop/issues/")]
@@ -105,3 +107,25 @@ def test_rate_limits_are_waited_for_and_bad_tokens_are_one_line(
     bad = _poll({**env, "SENTRY_AUTH_TOKEN": "wrong"})
     assert "Sentry: the token was refused (401) — set SENTRY_AUTH_TOKEN" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_triage_takes_a_sentry_issue_url_or_id(
+    world: tuple[FakeSentry, FakeSlack, FakeGitHub, dict[str, str]],
+    demo: tuple[Path, dict],  # type: ignore[type-arg]
+) -> None:
+    sentry, _, _, env = world
+    _, sdk_event = demo
+    sentry.add_issue("shop", "4242", _recent(1), rest_event(sdk_event, "c" * 32, "4242"))
+    for given in ("https://acme.sentry.io/issues/4242/", "4242"):
+        done = subprocess.run(
+            [sys.executable, "-m", "incidentbot", "triage", given, "--json"], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout)
+        assert report["exception"]["type"] == "KeyError" and report["location"]["function"] == "apply_coupon"
+    missing = subprocess.run(
+        [sys.executable, "-m", "incidentbot", "triage", "999999"], env=env, capture_output=True, text=True
+    )
+    assert (
+        missing.returncode == 1 and missing.stderr.startswith("Error: Sentry: ") and "Traceback" not in missing.stderr
+    )

@@ -101,6 +101,7 @@ def daemon(
         "INCIDENTBOT_SLACK_REPLY_MINUTES": "0",
         "INCIDENTBOT_GITHUB_COMMENT_MINUTES": "0",
         "INCIDENTBOT_STALE_AFTER_SECONDS": "3",
+        "INCIDENTBOT_LOG_FORMAT": "json",
         "SENTRY_CLIENT_SECRET": WEBHOOK_SECRET,
         "SENTRY_URL": sentry.url,
         "SENTRY_AUTH_TOKEN": SENTRY_TOKEN,
@@ -151,6 +152,9 @@ def test_real_sdk_events_become_one_thread_and_one_issue(
     assert "· 2 events ·" in json.dumps(slack.roots()[0].updates[-1]["blocks"], ensure_ascii=False)
     out = daemon.stop()
     assert "Traceback" not in out
+    records = [json.loads(line) for line in out.splitlines() if line.strip()]  # structured: one JSON object a line
+    assert any(r["message"].startswith("incidentbot listening on") for r in records)
+    assert all({"time", "level", "logger", "message"} <= r.keys() for r in records)
 
 
 def test_ingest_checks_the_key_size_and_encoding(daemon: Daemon) -> None:
