@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,21 +14,9 @@ import sqlalchemy
 from incidentbot.errors import ConfigError, ReportError
 from incidentbot.models import Delivery, Evidence, ExceptionInfo, Report, Trace
 from incidentbot.store import Store, deliveries, open_store
+from tests.postgres import fresh_database
 
 NOW = datetime(2024, 5, 1, 12, tzinfo=UTC)
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
-def _postgres_available() -> bool:
-    engine = sqlalchemy.create_engine(PG_ADMIN)
-    try:
-        with engine.connect() as conn:
-            conn.execute(sqlalchemy.text("select 1"))
-        return True
-    except Exception:
-        return False
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -38,17 +25,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'state.sqlite3'}"
         _close_all()
         return
-    if not _postgres_available():
-        pytest.skip("no PostgreSQL on 127.0.0.1:5432 (.ci/run starts it)")
-    name = f"incidentbot_test_{uuid.uuid4().hex[:12]}"
-    admin = sqlalchemy.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    _close_all()
-    with admin.connect() as conn:
-        conn.execute(sqlalchemy.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_database() as url:
+        yield url
+        _close_all()
 
 
 _opened: list[Store] = []

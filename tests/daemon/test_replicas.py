@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,24 +20,16 @@ from tests.daemon.test_run import EXAMPLES, KEY, Daemon, _crash, _free_port, _un
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.sentry_api import TOKEN, FakeSentry, rest_event
 from tests.fakes.slack_api import FakeSlack
+from tests.postgres import fresh_database
 from tests.reporters.conftest import destination_variables
-from tests.test_store import PG_ADMIN, _postgres_available
 
 ERRORS = ("KeyError", "ValueError", "TypeError", "LookupError", "RuntimeError")
 
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    if not _postgres_available():
-        pytest.skip("no PostgreSQL on 127.0.0.1:5432 (.ci/run starts it)")
-    name = f"incidentbot_replicas_{uuid.uuid4().hex[:10]}"
-    admin = sqlalchemy.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    with admin.connect() as conn:
-        conn.execute(sqlalchemy.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_database("incidentbot_replicas") as url:
+        yield url
 
 
 def _now() -> str:
