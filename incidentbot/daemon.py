@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
 from datetime import UTC, datetime
+from types import FrameType
 
 import sentry_sdk
 import uvicorn
@@ -60,6 +62,10 @@ def run(settings: Settings, level: int = logging.INFO) -> None:
         )
     scheduler.start()
     log.info("incidentbot listening on %s:%d with %d workers", settings.host, settings.port, len(workers))
+    # Uvicorn stops on SIGTERM/SIGINT and then raises the signal again through the handler it found: with this
+    # one in place, the process stays alive to drain its workers instead of dying mid-batch.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _draining)
     try:
         app = create_app(settings, queue)
         uvicorn.Server(
@@ -114,3 +120,7 @@ def report_own_errors(settings: Settings) -> None:
     """incidentbot's own exceptions go to Sentry when INCIDENTBOT_SENTRY_DSN is set (no personal data)."""
     if settings.sentry_dsn:
         sentry_sdk.init(dsn=settings.sentry_dsn, send_default_pii=False, release=f"incidentbot@{__version__}")
+
+
+def _draining(sig: int, frame: FrameType | None) -> None:
+    log.info("stopping (signal %d): the workers finish what they hold", sig)

@@ -129,3 +129,22 @@ def test_triage_takes_a_sentry_issue_url_or_id(
     assert (
         missing.returncode == 1 and missing.stderr.startswith("Error: Sentry: ") and "Traceback" not in missing.stderr
     )
+
+
+def test_an_exhausted_rate_limit_stops_the_cycle_and_the_next_one_resumes(
+    world: tuple[FakeSentry, FakeSlack, FakeGitHub, dict[str, str]],
+    demo: tuple[Path, dict],  # type: ignore[type-arg]
+) -> None:
+    sentry, _, github, env = world
+    _, sdk_event = demo
+    for n in range(3):
+        sentry.add_issue("shop", f"30{n}", _recent(10 - n), rest_event(sdk_event, f"{n}a" * 16, f"30{n}"))
+    sentry.issues["api"] = []
+    sentry.remaining = 3  # the listing and one latest event, then X-Sentry-Rate-Limit-Remaining: 0
+    first = _poll({**env, "SENTRY_PROJECTS": "shop"})
+    assert "shop: 3 issue(s) active, 1 new event(s) (rate-limited: the rest next time)" in first.stderr, first.stderr
+    sentry.remaining = None
+    second = _poll({**env, "SENTRY_PROJECTS": "shop"})
+    assert "new event(s)" in second.stderr and "rate-limited" not in second.stderr
+    queued = [r.path for r in sentry.calls("GET", "/events/latest/")]
+    assert sorted(set(queued)) == [f"/api/0/issues/30{n}/events/latest/" for n in range(3)]

@@ -231,3 +231,16 @@ def test_webhooks_are_verified_and_forgeries_never_processed(
     _until(lambda: len(github.issues) == 1, "the webhook's issue was not posted")
     assert sentry.calls("GET", "/api/0/issues/4242/events/latest/")
     assert "[Sentry issue](https://sentry.example/issues/4242/)" in github.issues[0].body
+
+
+def test_sigterm_lets_the_worker_finish_what_it_holds(
+    daemon: Daemon, servers: tuple[FakeSlack, FakeGitHub], demo_repo: Path
+) -> None:
+    slack, github = servers
+    github.delays[("POST", "/repos/acme/shop/issues")] = 3  # the post is under way when SIGTERM comes
+    _crash(demo_repo, daemon.dsn)
+    _until(lambda: len(github.issues) == 1, "the worker never reached GitHub")
+    out = daemon.stop(signal.SIGTERM)
+    assert daemon.process is not None and daemon.process.returncode == 0, out
+    assert len(slack.roots()) == 1  # the batch in hand was finished (GitHub, then Slack) before the exit
+    assert "Traceback" not in out
