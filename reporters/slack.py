@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -36,6 +37,8 @@ from reporters.slack_blocks import (
 log = logging.getLogger(__name__)
 
 LOOKUP_TTL_SECONDS = 24 * 3600
+HISTORY_LIMIT = 200  # recent messages searched for an incident's root when the store does not know it
+SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 # What to do about each Slack error, by its code (https://docs.slack.dev/reference/methods/chat.postMessage).
 _FIXES = {
     "not_in_channel": "invite the bot to {channel} (/invite @your-bot in the channel)",
@@ -68,6 +71,7 @@ class SlackReporter:
         self.clock = clock
         self._lookups: dict[str, tuple[float, str | None]] = {}
         self._lookups_allowed = True
+        self._history_allowed = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -99,12 +103,51 @@ class SlackReporter:
         now = self.clock()
         try:
             if previous is None:
-                return self._post_root(report, incident, now)
+                found = self._find_root(incident.fingerprint, now)
+                if found is None:
+                    return self._post_root(report, incident, now)
+                previous = found
             return self._update(report, incident, previous, now)
         except SlackApiError as exc:
             raise self._error(exc) from exc
         except SlackClientError as exc:
             raise ReportError(f"Slack: {exc}", "check INCIDENTBOT_SLACK_API_URL and the network") from exc
+
+    def _find_root(self, fingerprint: str, now: datetime) -> Delivery | None:
+        """The incident's root message among the channel's recent messages, by its metadata: what a lost (or
+        never kept, as in a scheduled GitHub workflow) store forgot. Needs channels:history; without it, None."""
+        if not self._history_allowed:
+            return None
+        try:
+            channel = self._channel_id()
+            if channel is None:
+                return None
+            history = self.client.conversations_history(channel=channel, limit=HISTORY_LIMIT, include_all_metadata=True)
+        except SlackApiError as exc:
+            log.warning(
+                "slack: cannot read the channel's history (%s); add channels:history", exc.response.get("error")
+            )
+            self._history_allowed = False
+            return None
+        for message in history.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == "incidentbot_incident" and payload.get("fingerprint") == fingerprint:
+                ts = str(message["ts"])
+                posted = datetime.fromtimestamp(float(ts), tz=UTC)  # a Slack ts is the post's epoch time
+                return Delivery(self.name, fingerprint, f"{channel}/{ts}", None, posted, posted, 0, "open")
+        return None
+
+    def _channel_id(self) -> str | None:
+        """SLACK_CHANNEL as an ID: given as one, or looked up by name (channels:read)."""
+        if SLACK_CHANNEL_ID.match(self.channel):
+            return self.channel
+        name = self.channel.lstrip("#")
+        for page in self.client.conversations_list(types="public_channel,private_channel", limit=1000):
+            for channel in page.get("channels") or []:
+                if channel.get("name") == name:
+                    return str(channel["id"])
+        return None
 
     def _post_root(self, report: Report, incident: Incident, now: datetime) -> Delivery:
         message = root_message(report, incident, self._owners(report), now)

@@ -30,7 +30,7 @@ class FakeSlack(FakeServer):
         self.channels = channels or {"alerts": "C0ALERTS"}  # name → ID the bot is a member of
         self.users = users or {}  # e-mail → user ID
         self.not_member: set[str] = set()
-        self.scopes = {"chat:write", "users:read", "users:read.email"}
+        self.scopes = {"chat:write", "users:read", "users:read.email", "channels:history", "channels:read"}
         self.messages: list[Message] = []
         self._ts = itertools.count(1)
 
@@ -59,6 +59,18 @@ class FakeSlack(FakeServer):
             return self._update(args)
         if method == "users.lookupByEmail":
             return self._lookup(args)
+        if method == "conversations.history":
+            return self._history(args)
+        if method == "conversations.list":
+            channels = [{"id": cid, "name": name} for name, cid in self.channels.items()]
+            return Response(body={"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}})
+        if method == "auth.test":
+            return Response(
+                body={"ok": True, "user_id": "UBOT", "team": "Acme", "user": "incidentbot"},
+                headers={"x-oauth-scopes": ",".join(sorted(self.scopes))},
+            )
+        if method == "conversations.info":
+            return self._info(args)
         return _error("unknown_method")
 
     def _channel(self, given: str) -> str | Response:
@@ -82,6 +94,31 @@ class FakeSlack(FakeServer):
             return _error("thread_not_found")
         self.messages.append(Message(channel, ts, args, thread))
         return Response(body={"ok": True, "channel": channel, "ts": ts, "message": {"text": args.get("text")}})
+
+    def _history(self, args: dict[str, Any]) -> Response:
+        if "channels:history" not in self.scopes:
+            return _error("missing_scope", needed="channels:history")
+        channel = args.get("channel")
+        found = [m for m in reversed(self.messages) if m.channel == channel and m.thread_ts is None]
+        limit = int(args.get("limit", 100))
+        messages = [
+            {
+                "ts": m.ts,
+                "text": m.payload.get("text"),
+                **({"metadata": m.payload["metadata"]} if "metadata" in m.payload else {}),
+            }
+            for m in found[:limit]
+        ]
+        return Response(body={"ok": True, "messages": messages, "has_more": len(found) > limit})
+
+    def _info(self, args: dict[str, Any]) -> Response:
+        channel = str(args.get("channel", ""))
+        if channel not in self.channels.values():
+            return _error("channel_not_found")
+        name = next(n for n, c in self.channels.items() if c == channel)
+        return Response(
+            body={"ok": True, "channel": {"id": channel, "name": name, "is_member": channel not in self.not_member}}
+        )
 
     def _update(self, args: dict[str, Any]) -> Response:
         for message in self.messages:

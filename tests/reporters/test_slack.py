@@ -168,3 +168,17 @@ def test_lookups_are_cached_for_the_life_of_the_process(slack: FakeSlack, shop: 
     for minute in range(3):
         deliver(triaged(shop), publishers, store, NOW + timedelta(minutes=minute), 5)
     assert slack.lookups() == ["bob@example.com"]
+
+
+@pytest.mark.usefixtures("destinations_env")
+def test_a_fresh_store_finds_the_thread_by_its_metadata(
+    slack: FakeSlack, shop: ShopHistory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _post(shop)
+    monkeypatch.setenv("INCIDENTBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.sqlite3'}")  # state lost
+    [outcome] = _post(shop, NOW + timedelta(minutes=5))
+    assert outcome.action == "updated"
+    [root] = slack.roots()
+    assert len(root.updates) == 1 and len(slack.replies(root)) == 1
+    history = [r for r in slack.requests if r.path.endswith("conversations.history")]
+    assert history and history[-1].body["channel"] == "C0ALERTS"  # "#alerts" resolved to its ID
