@@ -240,7 +240,7 @@ def poll(once: bool, repo: Path | None, config: Path | None, debug: bool) -> Non
             click.echo(
                 f"{result.project}: {result.issues} issue(s) active, {result.queued} new event(s){note}", err=True
             )
-        processed = drain(conf, store, configured_publishers(conf))
+        processed, _ = drain(conf, store, configured_publishers(conf))
         click.echo(f"{processed} event(s) triaged and posted", err=True)
 
     _run(cycle, debug)

@@ -104,6 +104,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="INCIDENTBOT_",
         env_nested_delimiter="__",
+        env_ignore_empty=True,  # an empty variable (an Action input left blank) means unset
         extra="forbid",
         frozen=True,
         populate_by_name=True,

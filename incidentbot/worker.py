@@ -52,8 +52,10 @@ def process(
     publishers: Sequence[Publisher],
     name: str,
     throttle: Throttle | None = None,
-) -> None:
-    """Group claimed events by error, triage each new error once, and deliver each group once."""
+) -> list[str]:
+    """Group claimed events by error, triage each new error once, and deliver each group once; the incidents'
+    fingerprints."""
+    delivered: list[str] = []
     groups: dict[str, list[tuple[QueuedEvent, str]]] = {}
     for event in batch:
         try:
@@ -81,17 +83,20 @@ def process(
             queue.finish_many(ids, name, error=f"{type(exc).__name__}: {exc}", retry=True)
             continue
         queue.finish_many(ids, name)  # failed posts wait in the outbox for the retry job, not in the queue
+        delivered.append(report.evidence.fingerprint)
+    return delivered
 
 
-def drain(settings: Settings, store: Store, publishers: Sequence[Publisher]) -> int:
-    """Process queued events until none is left (``incidentbot poll --once``); how many were processed."""
+def drain(settings: Settings, store: Store, publishers: Sequence[Publisher]) -> tuple[int, set[str]]:
+    """Process queued events until none is left (``incidentbot poll --once``): how many, and which incidents."""
     queue = EventQueue(store)
     name = worker_name()
     done = 0
+    incidents: set[str] = set()
     while claimed := queue.claim(name, BATCH):
-        process(claimed, settings, store, queue, publishers, name)
+        incidents.update(process(claimed, settings, store, queue, publishers, name))
         done += len(claimed)
-    return done
+    return done, incidents
 
 
 def worker_process(settings: Settings, index: int, stop: Any, log_level: int) -> None:
