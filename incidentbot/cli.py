@@ -246,6 +246,46 @@ def poll(once: bool, repo: Path | None, config: Path | None, debug: bool) -> Non
     _run(cycle, debug)
 
 
+@main.command(
+    epilog="\b\nExamples:\n  incidentbot doctor\n  incidentbot doctor --repo ~/code/shop --config ops/incidentbot.toml"
+)
+@click.option("--repo", type=click.Path(path_type=Path), help="The checkout whose history is blamed. [default: .]")
+@click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
+def doctor(repo: Path | None, config: Path | None) -> None:
+    """Check the set-up: history, Slack token/scopes/channel, GitHub token/repository, Sentry, the LLM."""
+
+    def check() -> None:
+        from incidentbot import settings
+        from incidentbot.doctor import exit_code, run_checks, table
+
+        conf = settings.load(config, repo=repo)
+        checks = run_checks(conf)
+        click.echo(table(checks))
+        failures = sum(c.status == "fail" for c in checks)
+        click.echo(f"\n{failures} problem(s) found" if failures else "\nall set", err=True)
+        sys.exit(exit_code(checks))
+
+    _run(check, False)
+
+
+@main.command(epilog="\b\nExamples:\n  incidentbot init\n  incidentbot init --path ops/incidentbot.toml")
+@click.option("--path", type=click.Path(path_type=Path), default=Path("incidentbot.toml"), show_default=True)
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+def init(path: Path, force: bool) -> None:
+    """Write a starter configuration, every setting explained, secrets left to the environment."""
+
+    def write() -> None:
+        from incidentbot.errors import ConfigError
+        from incidentbot.starter import STARTER
+
+        if path.exists() and not force:
+            raise ConfigError(f"{path} exists", "pass --force to replace it, or --path for another file")
+        path.write_text(STARTER, encoding="utf-8")
+        click.echo(f"wrote {path}: edit it, set the secrets in the environment, then run `incidentbot doctor`")
+
+    _run(write, False)
+
+
 @main.command()
 @click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
 def status(config: Path | None) -> None:

@@ -112,6 +112,13 @@ class FakeGitHub(FakeServer):
             "html_url": f"https://github.com/{self.repository}",
             "archived": self.archived,
             "has_issues": True,
+            "permissions": {
+                "admin": False,
+                "maintain": False,
+                "push": self.can_write,
+                "triage": self.can_write,
+                "pull": True,
+            },
             "owner": {"login": self.repository.split("/")[0]},
         }
 

@@ -54,7 +54,12 @@ class FakeOpenAI(FakeServer):
     def completions(self) -> list[Request]:
         return [r for r in self.requests if r.path == "/v1/chat/completions"]
 
+    models = ("gpt-4o-mini",)
+
     def handle(self, request: Request) -> Response:
+        if request.path == "/v1/models":
+            data = [{"id": m, "object": "model", "created": 0, "owned_by": "test"} for m in self.models]
+            return Response(200, {"object": "list", "data": data})
         if request.path != "/v1/chat/completions":
             return Response(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
         if not self.script:

@@ -41,6 +41,9 @@ class FakeSentry(FakeServer):
             headers = {"X-Sentry-Rate-Limit-Remaining": str(self.remaining), "X-Sentry-Rate-Limit-Reset": "0"}
         if match := re.fullmatch(rf"/api/0/projects/{self.org}/([\w-]+)/issues/", request.path):
             return self._list(request, match[1], headers)
+        if match := re.fullmatch(rf"/api/0/projects/{self.org}/([\w-]+)/", request.path):
+            known = match[1] in self.issues
+            return Response(200, {"slug": match[1]}, headers) if known else Response(404, {"detail": "Not found"})
         if match := re.fullmatch(r"/api/0/issues/(\w+)/events/latest/", request.path):
             event = self.latest.get(match[1])
             return Response(200, event, headers) if event else Response(404, {"detail": "Not found"})
