@@ -141,3 +141,14 @@ def test_a_clone_that_cannot_be_deepened_says_to_set_fetch_depth(tmp_path: Path)
     done = _run_action(env)
     assert done.returncode == 2
     assert "::error::the checkout in" in done.stdout and "set `fetch-depth: 0` on actions/checkout" in done.stdout
+
+
+@pytest.mark.parametrize("workflow", sorted((ROOT / "docs" / "workflows").glob("*.yml")), ids=lambda p: p.name)
+def test_the_documented_workflows_use_only_the_actions_inputs(workflow: Path) -> None:
+    data = yaml.safe_load(workflow.read_text())
+    steps = [
+        step for job in data["jobs"].values() for step in job["steps"] if "incidentbot" in str(step.get("uses", ""))
+    ]
+    assert steps
+    for step in steps:
+        assert set(step.get("with", {})) <= set(ACTION["inputs"]), step

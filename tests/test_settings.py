@@ -107,3 +107,11 @@ def test_incidentbot_prefixed_names_win_and_the_config_file_works(
 def test_default_store_lives_in_the_state_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
     assert load().effective_database_url == f"sqlite:///{tmp_path / 'xdg' / 'incidentbot' / 'incidentbot.sqlite3'}"
+
+
+def test_every_setting_is_documented() -> None:
+    from incidentbot.settings import Settings
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text()
+    missing = [name for name in Settings.model_fields if f"`{name}`" not in text and f"`[{name}]`" not in text]
+    assert missing == []
