@@ -136,3 +136,21 @@ def test_the_demo_shows_the_analysis_when_an_llm_endpoint_is_set(
     assert "Analysis   gpt-4o-mini, 85% confident, severity high" in drafted.stdout
     assert "Coupon codes typed in lower case no longer match." in drafted.stdout
     assert "(2 calls, " in drafted.stdout
+
+
+def test_the_readme_cli_quickstart_runs_word_for_word(demo: tuple[Path, Path], tmp_path: Path) -> None:
+    repo, event = demo
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "examples" / "shop-repo").symlink_to(repo)
+    (tmp_path / "examples" / "demo-event.json").symlink_to(event)
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    block = readme.split("## CLI quickstart", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("  #")[0].strip() for line in block.splitlines() if line.startswith("incidentbot ")]
+    assert len(commands) == 3
+    for command in commands:
+        args = command.split()[1:]
+        done = subprocess.run(
+            [sys.executable, "-m", "incidentbot", *args], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, (command, done.stderr)
+        assert "KeyError" in done.stdout or "repository history" in done.stdout
