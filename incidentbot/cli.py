@@ -32,6 +32,47 @@ Examples:
   OPENAI_BASE_URL=http://localhost:11434/v1 INCIDENTBOT_MODEL=llama3.1 incidentbot triage trace.txt   # with analysis
 """
 
+RUN_EXAMPLES = """
+\b
+Examples:
+  INCIDENTBOT_INGEST_KEYS=3f2a... incidentbot run --host 0.0.0.0 --port 8080 --repo /srv/checkouts/shop
+  INCIDENTBOT_DATABASE_URL=postgresql+psycopg://incidentbot@db/incidentbot incidentbot run
+"""
+POLL_EXAMPLES = """
+\b
+Examples:
+  SENTRY_AUTH_TOKEN=... SENTRY_ORG=acme SENTRY_PROJECTS=shop incidentbot poll --once --repo .
+"""
+DOCTOR_EXAMPLES = """
+\b
+Examples:
+  incidentbot doctor
+  incidentbot doctor --repo ~/code/shop --config ops/incidentbot.toml
+"""
+INIT_EXAMPLES = """
+\b
+Examples:
+  incidentbot init
+  incidentbot init --path ops/incidentbot.toml
+"""
+STATUS_EXAMPLES = """
+\b
+Examples:
+  incidentbot status
+  INCIDENTBOT_DATABASE_URL=postgresql+psycopg://incidentbot@db/incidentbot incidentbot status
+"""
+RETRY_EXAMPLES = """
+\b
+Examples:
+  incidentbot retry
+  */5 * * * * incidentbot retry --config /etc/incidentbot.toml   (crontab)
+"""
+SYNC_EXAMPLES = """
+\b
+Examples:
+  incidentbot sync
+"""
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="incidentbot")
@@ -194,7 +235,7 @@ def _print_report(report: Any, conf: Any, fmt: str, color: bool) -> None:
         click.echo(ConsoleReporter().render(report, color=color), nl=False)
 
 
-@main.command()
+@main.command(epilog=RUN_EXAMPLES)
 @click.option("--host", help="Address to listen on. [default: 127.0.0.1, or INCIDENTBOT_HOST]")
 @click.option("--port", type=int, help="Port to listen on. [default: 8080, or INCIDENTBOT_PORT]")
 @click.option("--repo", type=click.Path(path_type=Path), help="The checkout whose history is blamed. [default: .]")
@@ -212,7 +253,7 @@ def run(host: str | None, port: int | None, repo: Path | None, config: Path | No
     _run(start, debug)
 
 
-@main.command()
+@main.command(epilog=POLL_EXAMPLES)
 @click.option("--once", is_flag=True, required=True, help="One cycle, then exit (for cron and CI).")
 @click.option("--repo", type=click.Path(path_type=Path), help="The checkout whose history is blamed. [default: .]")
 @click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
@@ -246,9 +287,7 @@ def poll(once: bool, repo: Path | None, config: Path | None, debug: bool) -> Non
     _run(cycle, debug)
 
 
-@main.command(
-    epilog="\b\nExamples:\n  incidentbot doctor\n  incidentbot doctor --repo ~/code/shop --config ops/incidentbot.toml"
-)
+@main.command(epilog=DOCTOR_EXAMPLES)
 @click.option("--repo", type=click.Path(path_type=Path), help="The checkout whose history is blamed. [default: .]")
 @click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
 def doctor(repo: Path | None, config: Path | None) -> None:
@@ -268,7 +307,7 @@ def doctor(repo: Path | None, config: Path | None) -> None:
     _run(check, False)
 
 
-@main.command(epilog="\b\nExamples:\n  incidentbot init\n  incidentbot init --path ops/incidentbot.toml")
+@main.command(epilog=INIT_EXAMPLES)
 @click.option("--path", type=click.Path(path_type=Path), default=Path("incidentbot.toml"), show_default=True)
 @click.option("--force", is_flag=True, help="Replace an existing file.")
 def init(path: Path, force: bool) -> None:
@@ -286,7 +325,7 @@ def init(path: Path, force: bool) -> None:
     _run(write, False)
 
 
-@main.command()
+@main.command(epilog=STATUS_EXAMPLES)
 @click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
 def status(config: Path | None) -> None:
     """Queue depth, posts waiting for a retry, and recent failures."""
@@ -315,7 +354,7 @@ def status(config: Path | None) -> None:
     _run(show, False)
 
 
-@main.command()
+@main.command(epilog=RETRY_EXAMPLES)
 @click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
 @click.option("--debug", is_flag=True, help="Log each step and show tracebacks of internal errors.")
 def retry(config: Path | None, debug: bool) -> None:
@@ -337,7 +376,7 @@ def _retry(config: Path | None) -> None:
     _print_outcomes(outcomes)
 
 
-@main.command()
+@main.command(epilog=SYNC_EXAMPLES)
 @click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
 @click.option("--debug", is_flag=True, help="Log each step and show tracebacks of internal errors.")
 def sync(config: Path | None, debug: bool) -> None:

@@ -29,3 +29,11 @@ def test_module_entry_point_and_help() -> None:
     done = subprocess.run([sys.executable, "-m", "incidentbot", "triage", "--help"], capture_output=True, text=True)
     assert done.returncode == 0
     assert "Examples:" in done.stdout and "--first-seen" in done.stdout
+
+
+def test_every_command_has_help_with_examples() -> None:
+    from incidentbot.cli import main
+
+    for name in main.commands:
+        done = subprocess.run([sys.executable, "-m", "incidentbot", name, "--help"], capture_output=True, text=True)
+        assert done.returncode == 0 and "Examples:" in done.stdout, name
