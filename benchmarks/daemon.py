@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import statistics
 import subprocess
@@ -54,6 +55,7 @@ async def _send(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[f
 
 
 def run(events: int, errors: int, concurrency: int) -> dict[str, Any]:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a log line per request would slow the load generator
     with tempfile.TemporaryDirectory() as work, FakeSlack() as slack, FakeGitHub() as github:
         repo, event_file = Path(work) / "shop-repo", Path(work) / "event.json"
         subprocess.run(

@@ -19,7 +19,8 @@ from incidentbot.errors import ConfigError, IncidentbotError, LinkError
 from incidentbot.event_queue import EventQueue
 from incidentbot.parse.input import read_input
 from incidentbot.poller import poll_once
-from incidentbot.sources.sentry_api import fetch_issue_event, sentry_issue_id
+from incidentbot.sources.sentry_api import fetch_issue_event
+from incidentbot.sources.sentry_ref import sentry_issue_id
 from incidentbot.store import open_store
 from incidentbot.worker import drain, worker_name
 

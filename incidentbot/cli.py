@@ -167,11 +167,13 @@ def _triage(
             "--llm needs an LLM endpoint", "set OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL (any compatible)"
         )
     publishers = _publishers(conf, destinations, dry_run)  # a missing token fails before any work
-    from incidentbot.sources.sentry_api import fetch_issue_event, sentry_issue_id
+    from incidentbot.sources.sentry_ref import sentry_issue_id
 
     issue_id = sentry_issue_id(source)
     warnings: tuple[str, ...] = ()
     if issue_id is not None:
+        from incidentbot.sources.sentry_api import fetch_issue_event
+
         text = fetch_issue_event(conf, issue_id)
     else:
         raw = read_input(source, conf.limits)

@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from incidentbot.errors import SourceError
-from incidentbot.event_queue import EventQueue
 from incidentbot.settings import Settings
+
+if TYPE_CHECKING:
+    from incidentbot.event_queue import EventQueue
 
 log = logging.getLogger(__name__)
 
@@ -140,17 +140,6 @@ def _time(value: object) -> datetime:
     except ValueError:
         return datetime.min.replace(tzinfo=UTC)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-_ISSUE = re.compile(r"^(?:https?://[^\s/]+(?:/[^\s?#]*)?/issues/)?(?P<id>\d{1,20})/?(?:[?#]\S*)?$")
-
-
-def sentry_issue_id(source: str) -> str | None:
-    """The issue id when ``source`` is a Sentry issue URL or a bare id (and not a file of that name)."""
-    match = _ISSUE.match(source.strip())
-    if match is None or Path(source).exists():
-        return None
-    return match["id"]
 
 
 def fetch_issue_event(settings: Settings, issue_id: str) -> str:
