@@ -32,17 +32,6 @@ Examples:
   OPENAI_BASE_URL=http://localhost:11434/v1 INCIDENTBOT_MODEL=llama3.1 incidentbot triage trace.txt   # with analysis
 """
 
-RUN_EXAMPLES = """
-\b
-Examples:
-  INCIDENTBOT_INGEST_KEYS=3f2a... incidentbot run --host 0.0.0.0 --port 8080 --repo /srv/checkouts/shop
-  INCIDENTBOT_DATABASE_URL=postgresql+psycopg://incidentbot@db/incidentbot incidentbot run
-"""
-POLL_EXAMPLES = """
-\b
-Examples:
-  SENTRY_AUTH_TOKEN=... SENTRY_ORG=acme SENTRY_PROJECTS=shop incidentbot poll --once --repo .
-"""
 DOCTOR_EXAMPLES = """
 \b
 Examples:
@@ -54,23 +43,6 @@ INIT_EXAMPLES = """
 Examples:
   incidentbot init
   incidentbot init --path ops/incidentbot.toml
-"""
-STATUS_EXAMPLES = """
-\b
-Examples:
-  incidentbot status
-  INCIDENTBOT_DATABASE_URL=postgresql+psycopg://incidentbot@db/incidentbot incidentbot status
-"""
-RETRY_EXAMPLES = """
-\b
-Examples:
-  incidentbot retry
-  */5 * * * * incidentbot retry --config /etc/incidentbot.toml   (crontab)
-"""
-SYNC_EXAMPLES = """
-\b
-Examples:
-  incidentbot sync
 """
 
 
@@ -237,58 +209,6 @@ def _print_report(report: Any, conf: Any, fmt: str, color: bool) -> None:
         click.echo(ConsoleReporter().render(report, color=color), nl=False)
 
 
-@main.command(epilog=RUN_EXAMPLES)
-@click.option("--host", help="Address to listen on. [default: 127.0.0.1, or INCIDENTBOT_HOST]")
-@click.option("--port", type=int, help="Port to listen on. [default: 8080, or INCIDENTBOT_PORT]")
-@click.option("--repo", type=click.Path(path_type=Path), help="The checkout whose history is blamed. [default: .]")
-@click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
-@click.option("--debug", is_flag=True, help="Log each step and show tracebacks of internal errors.")
-def run(host: str | None, port: int | None, repo: Path | None, config: Path | None, debug: bool) -> None:
-    """Run the daemon: Sentry SDK ingest endpoints, workers that triage and post, and the periodic jobs."""
-
-    def start() -> None:
-        from incidentbot import daemon, settings
-
-        conf = settings.load(config, host=host, port=port, repo=repo)
-        daemon.run(conf, logging.DEBUG if debug else logging.INFO)
-
-    _run(start, debug)
-
-
-@main.command(epilog=POLL_EXAMPLES)
-@click.option("--once", is_flag=True, required=True, help="One cycle, then exit (for cron and CI).")
-@click.option("--repo", type=click.Path(path_type=Path), help="The checkout whose history is blamed. [default: .]")
-@click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
-@click.option("--debug", is_flag=True, help="Log each step and show tracebacks of internal errors.")
-def poll(once: bool, repo: Path | None, config: Path | None, debug: bool) -> None:
-    """Poll Sentry for new and regressed issues once, triage and post them, and exit."""
-    _configure_logging(debug)
-
-    def cycle() -> None:
-        from incidentbot import settings
-        from incidentbot.deliver import configured_publishers
-        from incidentbot.errors import ConfigError
-        from incidentbot.event_queue import EventQueue
-        from incidentbot.poller import poll_once
-        from incidentbot.store import open_store
-        from incidentbot.worker import drain, worker_name
-
-        conf = settings.load(config, repo=repo)
-        if not conf.sentry_projects:
-            raise ConfigError("no Sentry project to poll", "set SENTRY_ORG, SENTRY_PROJECTS and SENTRY_AUTH_TOKEN")
-        store = open_store(conf.effective_database_url, conf.stale_after_seconds)
-        results = poll_once(conf, EventQueue(store), worker_name(), release=True)
-        for result in results:
-            note = " (rate-limited: the rest next time)" if result.rate_limited else ""
-            click.echo(
-                f"{result.project}: {result.issues} issue(s) active, {result.queued} new event(s){note}", err=True
-            )
-        processed, _ = drain(conf, store, configured_publishers(conf))
-        click.echo(f"{processed} event(s) triaged and posted", err=True)
-
-    _run(cycle, debug)
-
-
 @main.command(epilog=DOCTOR_EXAMPLES)
 @click.option("--repo", type=click.Path(path_type=Path), help="The checkout whose history is blamed. [default: .]")
 @click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
@@ -327,84 +247,6 @@ def init(path: Path, force: bool) -> None:
     _run(write, False)
 
 
-@main.command(epilog=STATUS_EXAMPLES)
-@click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
-def status(config: Path | None) -> None:
-    """Queue depth, posts waiting for a retry, and recent failures."""
-
-    def show() -> None:
-        from incidentbot import settings
-        from incidentbot.event_queue import EventQueue
-        from incidentbot.store import open_store
-
-        conf = settings.load(config)
-        store = open_store(conf.effective_database_url)
-        queue = EventQueue(store)
-        depth = queue.depth()
-        click.echo("events: " + (", ".join(f"{n} {s}" for s, n in sorted(depth.items())) or "none"))
-        pending = store.pending()
-        click.echo(f"posts waiting for a retry: {len(pending)}")
-        for item in pending[:5]:
-            click.echo(f"  {item.reporter} {item.fingerprint[:12]}: {item.last_error}")
-        for name, value, updated in queue.cursors("sentry-api:"):
-            click.echo(
-                f"last poll of {name.removeprefix('sentry-api:')}: {updated:%Y-%m-%d %H:%M:%S} UTC (seen up to {value})"
-            )
-        for event_id, source, error in queue.recent_failures():
-            click.echo(f"failed event {event_id} ({source}): {error}")
-
-    _run(show, False)
-
-
-@main.command(epilog=RETRY_EXAMPLES)
-@click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
-@click.option("--debug", is_flag=True, help="Log each step and show tracebacks of internal errors.")
-def retry(config: Path | None, debug: bool) -> None:
-    """Post what failed before (kept in the store), to every configured destination."""
-    _configure_logging(debug)
-    _run(lambda: _retry(config), debug)
-
-
-def _retry(config: Path | None) -> None:
-    from incidentbot import settings
-    from incidentbot.deliver import configured_publishers, retry_pending
-    from incidentbot.store import open_store
-
-    conf = settings.load(config)
-    store = open_store(conf.effective_database_url)
-    outcomes = retry_pending(store, configured_publishers(conf), conf.claim_wait_seconds)
-    if not outcomes:
-        click.echo("nothing to retry", err=True)
-    _print_outcomes(outcomes)
-
-
-@main.command(epilog=SYNC_EXAMPLES)
-@click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
-@click.option("--debug", is_flag=True, help="Log each step and show tracebacks of internal errors.")
-def sync(config: Path | None, debug: bool) -> None:
-    """Mark incidents resolved whose GitHub issue was closed, and update their Slack messages."""
-    _configure_logging(debug)
-    _run(lambda: _sync(config), debug)
-
-
-def _sync(config: Path | None) -> None:
-    from incidentbot import settings
-    from incidentbot.deliver import configured_publishers, sync_states
-    from incidentbot.errors import ConfigError
-    from incidentbot.interfaces import IssueTracker
-    from incidentbot.store import open_store
-
-    conf = settings.load(config)
-    publishers = configured_publishers(conf)
-    github = next((p for p in publishers if isinstance(p, IssueTracker)), None)
-    if github is None:
-        raise ConfigError("sync needs GitHub", "set GITHUB_TOKEN and GITHUB_REPOSITORY")
-    store = open_store(conf.effective_database_url)
-    outcomes = sync_states(store, github, [p for p in publishers if p.name != "github"], conf.claim_wait_seconds)
-    click.echo(f"{len(outcomes)} update(s)", err=True)
-    _print_outcomes(outcomes)
-
-
 def _run(action: Any, debug: bool) -> None:
     """Run a command; our errors become one message and a hint, never a traceback (unless --debug)."""
     try:
@@ -441,3 +283,7 @@ def _configure_logging(debug: bool) -> None:
     if not debug:
         # Linker failures are reported as warnings in the report itself.
         logging.getLogger("incidentbot.pipeline").setLevel(logging.CRITICAL)
+
+
+# The service commands (run, poll, status, retry, sync) live in their own module; importing it registers them.
+from incidentbot import cli_service  # noqa: E402, F401

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from incidentbot.errors import IncidentbotError
 from incidentbot.settings import Settings
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
 
 Status = Literal["pass", "warn", "fail", "skip"]
 SLACK_NEEDED = ("chat:write",)
@@ -92,17 +95,16 @@ def _slack(settings: Settings) -> Iterator[Check]:
     for scope, consequence in SLACK_WANTED.items():
         if scope not in scopes:
             yield Check(f"slack scope {scope}", "warn", f"missing: {consequence}", f"add the bot scope {scope}")
-    yield from _slack_channel(client, settings, SlackApiError)
+    yield from _slack_channel(client, settings)
 
 
-def _slack_channel(client: object, settings: Settings, error: type[Exception]) -> Iterator[Check]:
+def _slack_channel(client: WebClient, settings: Settings) -> Iterator[Check]:
+    from slack_sdk.errors import SlackApiError
+
     channel = settings.slack_channel
     if not channel:
         yield Check("slack channel", "fail", "SLACK_CHANNEL is not set", "set SLACK_CHANNEL to a channel ID or #name")
         return
-    from slack_sdk import WebClient
-
-    assert isinstance(client, WebClient)
     try:
         channel_id = channel
         if not channel.startswith(("C", "G")) or channel.startswith("#"):
@@ -115,8 +117,8 @@ def _slack_channel(client: object, settings: Settings, error: type[Exception]) -
                 )
                 return
         info = client.conversations_info(channel=channel_id)["channel"]
-    except error as exc:
-        code = exc.response.get("error")  # type: ignore[attr-defined]
+    except SlackApiError as exc:
+        code = exc.response.get("error")
         yield Check(
             "slack channel", "fail", f"Slack: {code}", "add channels:read, or set SLACK_CHANNEL to the channel ID"
         )

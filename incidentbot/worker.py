@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import socket
-import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -35,9 +34,6 @@ log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 0.2
 BATCH = 200  # events claimed at once: repeats of one error in a batch are counted and delivered together
-# One triage at a time per process: a repository view keeps git processes (cat-file) that threads must not share.
-# Delivery, the slow network part, runs in parallel.
-_TRIAGE_LOCK = threading.Lock()
 
 
 def worker_name(index: int = 0) -> str:
@@ -136,8 +132,7 @@ def _report_for(raw: str, payload: str, settings: Settings, store: Store) -> tup
     report = store.report(known) if known else None
     if report is not None:
         return report, False
-    with _TRIAGE_LOCK:
-        report = pipeline.triage(payload, settings)
+    report = pipeline.triage(payload, settings)
     store.remember_alias(raw, report.evidence.fingerprint)
     return report, True
 
