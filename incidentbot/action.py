@@ -91,7 +91,7 @@ def _triage(conf: settings.Settings, trace: str, publishers: list, store) -> lis
 def _poll(conf: settings.Settings, publishers: list, store) -> tuple[list[Outcome], int]:  # type: ignore[type-arg, no-untyped-def]
     if not conf.sentry_projects:
         raise ConfigError("poll mode needs Sentry", "pass sentry-auth-token, sentry-org and sentry-projects")
-    poll_once(conf, EventQueue(store), worker_name(), release=True)
+    poll_once(conf, EventQueue(store, conf.redaction), worker_name(), release=True)
     _, fingerprints = drain(conf, store, publishers)
     incidents = [store.incident(fingerprint) for fingerprint in sorted(fingerprints)]
     outcomes = [Outcome("github", "posted", i.issue_url) for i in incidents if i and i.issue_url]

@@ -86,7 +86,7 @@ def poll(once: bool, repo: Path | None, config: Path | None, debug: bool) -> Non
         if not conf.sentry_projects:
             raise ConfigError("no Sentry project to poll", "set SENTRY_ORG, SENTRY_PROJECTS and SENTRY_AUTH_TOKEN")
         store = open_store(conf.effective_database_url, conf.stale_after_seconds)
-        results = poll_once(conf, EventQueue(store), worker_name(), release=True)
+        results = poll_once(conf, EventQueue(store, conf.redaction), worker_name(), release=True)
         for result in results:
             note = " (rate-limited: the rest next time)" if result.rate_limited else ""
             click.echo(
@@ -110,7 +110,7 @@ def status(config: Path | None) -> None:
 
         conf = settings.load(config)
         store = open_store(conf.effective_database_url)
-        queue = EventQueue(store)
+        queue = EventQueue(store, conf.redaction)
         depth = queue.depth()
         click.echo("events: " + (", ".join(f"{n} {s}" for s, n in sorted(depth.items())) or "none"))
         pending = store.pending()

@@ -37,7 +37,7 @@ def run(settings: Settings, level: int = logging.INFO) -> None:
     configure_daemon_logging(settings.log_format, level)
     report_own_errors(settings)
     store = open_store(settings.effective_database_url, settings.stale_after_seconds)
-    queue = EventQueue(store)
+    queue = EventQueue(store, settings.redaction)
     publishers = configured_publishers(settings)
     # Workers are processes: triage (parsing, git) never holds the endpoint's interpreter lock.
     context = multiprocessing.get_context("spawn")

@@ -17,6 +17,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from incidentbot.scrub import scrub_payload
+from incidentbot.settings import Redaction
 from incidentbot.store import Store, cursors, events
 
 MAX_ATTEMPTS = 5
@@ -32,8 +34,12 @@ class QueuedEvent:
 
 
 class EventQueue:
-    def __init__(self, store: Store) -> None:
+    """Queued events are redacted before they are written (docs/security.md): the store never holds the
+    secrets that SDKs and webhooks send."""
+
+    def __init__(self, store: Store, redaction: Redaction | None = None) -> None:
         self.store = store
+        self.redaction = redaction or Redaction()
         self.claim_seconds = store.lease_seconds  # the same notion of a dead process as the deliveries' leases
         self.engine = store.engine
         self.postgres = self.engine.dialect.name == "postgresql"
@@ -46,7 +52,7 @@ class EventQueue:
                     insert(events).values(
                         source=source,
                         source_event_id=source_event_id,
-                        payload=payload,
+                        payload=scrub_payload(payload, self.redaction),
                         received_at=_now(),
                         status="queued",
                         attempts=0,
@@ -66,7 +72,7 @@ class EventQueue:
             {
                 "source": source,
                 "source_event_id": event_id,
-                "payload": payload,
+                "payload": scrub_payload(payload, self.redaction),
                 "received_at": now,
                 "status": "queued",
                 "attempts": 0,

@@ -69,6 +69,7 @@ class Trace:
     last_seen: datetime | None = None
     tags: tuple[tuple[str, str], ...] = ()
     warnings: tuple[str, ...] = ()  # what the parser could not read
+    redactions: int = 0  # values redacted before parsing (events are redacted when they are queued)
 
     @property
     def primary(self) -> ExceptionInfo:

@@ -51,7 +51,7 @@ def link(trace: Trace, settings: Settings, *, now: datetime | None = None) -> Ev
         revision=revision.sha,
         revision_reason=revision.reason,
         release_range=revision.release_range,
-        redactions=redactions,
+        redactions=redactions + trace.redactions,
         warnings=trace.warnings + revision.warnings,
         remote_url=repo.github_url(),
     )

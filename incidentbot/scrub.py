@@ -8,7 +8,10 @@ Commit authors' e-mails come from git, not from the trace, and are not touched h
 
 from __future__ import annotations
 
+import json
+import math
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -49,6 +52,9 @@ SENSITIVE_KEYS = (
     "cardnumber",
     "card_number",
 )
+#: Words that are too common to make a ``key=value`` secret but, right before a random-looking string, say
+#: that it is one (``api key is Zx8k…``).
+NEAR_WORDS = ("key", "keys")
 
 #: Provider tokens and key material, by kind.
 SECRET_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -72,6 +78,21 @@ SECRET_PATTERNS: tuple[tuple[str, str], ...] = (
     ("pypi-token", r"\bpypi-[A-Za-z0-9_\-]{50,300}\b"),
     ("jwt", r"\beyJ[A-Za-z0-9_\-]{8,4000}\.eyJ[A-Za-z0-9_\-]{8,4000}\.[A-Za-z0-9_\-]{0,4000}"),
     ("sentry-dsn", r"https://[0-9a-f]{32}@[\w.\-]{1,200}/\d{1,12}"),
+    ("sentry-token", r"\bsntry[su]_[A-Za-z0-9+/=_\-]{20,400}"),
+    ("google-oauth-token", r"\bya29\.[0-9A-Za-z_\-]{20,400}"),
+    ("huggingface-token", r"\bhf_[A-Za-z0-9]{30,40}\b"),
+    ("digitalocean-token", r"\bdo[opr]_v1_[a-f0-9]{64}\b"),
+    ("shopify-token", r"\bshp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}\b"),
+    ("mailgun-key", r"\bkey-[0-9a-f]{32}\b"),
+    ("vault-token", r"\bhv[sbr]\.[A-Za-z0-9_\-]{24,200}"),
+    ("linear-key", r"\blin_api_[A-Za-z0-9]{40}\b"),
+    ("databricks-token", r"\bdapi[a-f0-9]{32}(?:-\d)?\b"),
+    ("grafana-token", r"\bglsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}\b|\bglc_[A-Za-z0-9+/]{32,400}={0,2}"),
+    ("newrelic-key", r"\bNRAK-[A-Z0-9]{27}\b"),
+    ("square-token", r"\bsq0(?:atp|csp)-[0-9A-Za-z_\-]{22,43}\b|\bEAAA[A-Za-z0-9_\-]{60}\b"),
+    ("doppler-token", r"\bdp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,44}\b"),
+    ("age-key", r"\bAGE-SECRET-KEY-1[A-Z0-9]{58}\b"),
+    ("postman-key", r"\bPMAK-[a-f0-9]{24}-[a-f0-9]{34}\b"),
 )
 #: Personal data, by kind.
 PII_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -86,7 +107,7 @@ PII_PATTERNS: tuple[tuple[str, str], ...] = (
 )
 _CARD = re.compile(r"\b\d(?:[ \-]?\d){12,18}\b")
 _URL_PASSWORD = re.compile(
-    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^:/?#@\s]{1,200}:)(?P<secret>[^@/\s]{1,200})(?=@)"
+    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^:/?#@\s]{0,200}:)(?P<secret>[^@/\s]{1,200})(?=@)"
 )
 _HEADER_LINE = re.compile(
     r"(?P<head>\b(?:Authorization|Proxy-Authorization|Cookie|Set-Cookie|X-Api-Key|X-Auth-Token)\s*[:=]\s*)"
@@ -102,11 +123,20 @@ _ASSIGNMENT = re.compile(
 )
 
 
+#: A candidate for the high-entropy rule, and how near a sensitive word must be before it.
+_CANDIDATE = re.compile(r"(?<![\w+/=\-.])[A-Za-z0-9+/=_\-.~]{16,400}(?![\w+/=\-.~])")
+_WORD = re.compile(r"[A-Za-z][A-Za-z_\-]{1,40}")
+_NEAR, _NEAR_WORDS = 40, 3
+_MIN_ENTROPY_BITS = 3.5
+_IDENTIFIER_WORD = re.compile(r"[A-Z]?[a-z]{3,}")
+
+
 @dataclass(frozen=True, slots=True)
 class _Rules:
     keys: tuple[str, ...]
     patterns: tuple[tuple[str, re.Pattern[str]], ...]
     allow: frozenset[str]
+    deny: tuple[str, ...]
 
 
 def scrub_trace(trace: Trace, redaction: Redaction) -> tuple[Trace, int]:
@@ -135,6 +165,59 @@ def scrub_trace(trace: Trace, redaction: Redaction) -> tuple[Trace, int]:
 def scrub_text(value: str, redaction: Redaction) -> tuple[str, int]:
     """Free text with secrets and personal data replaced, and how many values were replaced."""
     return _scrub(value, _rules(redaction))
+
+
+def scrub_payload(payload: str, redaction: Redaction) -> str:
+    """A raw event (JSON, or text) as it may be stored: every string scrubbed, every value under a sensitive key
+    replaced, whatever the nesting (headers, cookies, query strings, bodies, breadcrumbs, extra, user). The count
+    travels with a JSON object as ``incidentbot_redactions``, so the report shows it."""
+    rules = _rules(redaction)
+    try:
+        data = json.loads(payload)
+    except (ValueError, RecursionError):
+        return _scrub(payload, rules)[0]
+    counter = [0]
+    cleaned = _scrub_structure(data, rules, counter, 0)
+    if isinstance(cleaned, dict):
+        cleaned[REDACTIONS_FIELD] = int(cleaned.get(REDACTIONS_FIELD) or 0) + counter[0]
+    return json.dumps(cleaned, ensure_ascii=False)
+
+
+#: The field of a stored event that counts the values redacted before it was stored.
+REDACTIONS_FIELD = "incidentbot_redactions"
+_MAX_DEPTH = 64
+
+
+def _scrub_structure(value: object, rules: _Rules, counter: list[int], depth: int) -> object:
+    if depth > _MAX_DEPTH:
+        counter[0] += 1
+        return "[REDACTED:too-deep]"
+    if isinstance(value, str):
+        cleaned, count = _scrub(value, rules)
+        counter[0] += count
+        return cleaned
+    if isinstance(value, dict):
+        return {
+            key: _scrub_keyed(str(key), item, rules, counter, depth) if key != REDACTIONS_FIELD else item
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        # ``[["Authorization", "Bearer …"], …]``: Sentry's headers, cookies and query strings as pairs.
+        if all(isinstance(i, list) and len(i) == 2 and isinstance(i[0], str) for i in value) and value:
+            return [[k, _scrub_keyed(k, v, rules, counter, depth)] for k, v in value]
+        return [_scrub_structure(item, rules, counter, depth + 1) for item in value]
+    return value
+
+
+def _scrub_keyed(key: str, value: object, rules: _Rules, counter: list[int], depth: int) -> object:
+    if value in (None, "", "None", "null") or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str) and value.startswith("[REDACTED"):
+        return value
+    if _is_sensitive(key, rules) and not (isinstance(value, str) and value in rules.allow):
+        counter[0] += 1
+        return f"[REDACTED:{key.lower()[:40]}]"
+    return _scrub_structure(value, rules, counter, depth + 1)
 
 
 def _scrub_exception(
@@ -187,7 +270,47 @@ def _scrub(value: str, rules: _Rules) -> tuple[str, int]:
         value = sub(pattern, kind, value)
     value, assigned = _scrub_assignments(value, rules)
     value, cards = _scrub_cards(value)
-    return value, count + assigned + cards
+    value, entropic = _scrub_entropic(value, rules)
+    for denied in rules.deny:
+        if denied in value:
+            count += value.count(denied)
+            value = value.replace(denied, "[REDACTED:denied]")
+    return value, count + assigned + cards + entropic
+
+
+def _scrub_entropic(value: str, rules: _Rules) -> tuple[str, int]:
+    """A random-looking string (16+ characters, mixed case and digits) within a few words after a sensitive
+    word: ``api key is Zx8k…``, ``invalid token 'Q7w9…'``, ``credentials wJalr…``."""
+    out: list[str] = []
+    position = count = 0
+    for match in _CANDIDATE.finditer(value):
+        secret = match[0]
+        if secret in rules.allow or not _random_looking(secret):
+            continue
+        before = value[max(0, match.start() - _NEAR) : match.start()]
+        words = _WORD.findall(before)[-_NEAR_WORDS:]
+        if not any(_near_word(word, rules) for word in words):
+            continue
+        out += [value[position : match.start()], "[REDACTED:high-entropy]"]
+        position = match.end()
+        count += 1
+    out.append(value[position:])
+    return "".join(out), count
+
+
+@lru_cache(maxsize=8192)
+def _near_word(word: str, rules: _Rules) -> bool:
+    return word.lower() in NEAR_WORDS or _is_sensitive(word, rules)
+
+
+def _random_looking(text: str) -> bool:
+    classes = sum(bool(re.search(p, text)) for p in ("[a-z]", "[A-Z]", "[0-9]"))
+    if classes < 3 and not (classes == 2 and re.search("[0-9]", text) and len(text) >= 32):
+        return False
+    if sum(len(word) for word in _IDENTIFIER_WORD.findall(text)) > len(text) * 0.5:
+        return False  # mostly words: ``ShoppingCartController_v2`` is a name, not a key
+    frequencies = [n / len(text) for n in Counter(text).values()]
+    return -sum(p * math.log2(p) for p in frequencies) >= _MIN_ENTROPY_BITS
 
 
 def _scrub_assignments(value: str, rules: _Rules) -> tuple[str, int]:
@@ -246,4 +369,5 @@ def _rules(redaction: Redaction) -> _Rules:
     ]
     patterns += [("custom", re.compile(p)) for p in redaction.extra_patterns]
     keys = tuple(k.lower() for k in (*SENSITIVE_KEYS, *redaction.extra_sensitive_keys))
-    return _Rules(keys, tuple(patterns), frozenset(redaction.allow))
+    deny = tuple(sorted((d for d in redaction.deny if d), key=len, reverse=True))  # longest first
+    return _Rules(keys, tuple(patterns), frozenset(redaction.allow), deny)

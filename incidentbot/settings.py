@@ -57,7 +57,8 @@ class Redaction(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     extra_sensitive_keys: tuple[str, ...] = ()  # variable/header names whose values are always replaced
     extra_patterns: tuple[str, ...] = ()  # regular expressions whose matches are replaced
-    allow: tuple[str, ...] = ()  # exact strings never replaced
+    allow: tuple[str, ...] = ()  # exact strings never replaced (the allow list)
+    deny: tuple[str, ...] = ()  # exact strings always replaced, whatever their shape (the deny list)
 
 
 def _aliases(name: str, conventional: str) -> AliasChoices:

@@ -131,3 +131,31 @@ def test_a_bad_database_url_is_one_line() -> None:
         open_store("nosuchdb://x")
     assert "set INCIDENTBOT_DATABASE_URL" in error.value.one_line()
     assert "\n" not in error.value.one_line()
+
+
+def test_queued_events_are_stored_redacted_and_keep_their_count(store_url: str) -> None:
+    """The store never holds what SDKs send in headers, cookies, bodies and breadcrumbs (docs/security.md)."""
+    import json
+
+    from incidentbot.event_queue import EventQueue
+    from incidentbot.parse import parse_trace
+    from incidentbot.settings import Redaction
+    from incidentbot.store import events
+
+    event = {
+        "event_id": "e1",
+        "exception": {"values": [{"type": "E", "value": "login failed password=hunter2", "stacktrace": {}}]},
+        "request": {"headers": [["Authorization", "Bearer hdr-secret-1"]], "cookies": "session=ck-secret-2"},
+        "breadcrumbs": {"values": [{"message": "token=crumb-secret-3"}]},
+    }
+    store = _open(store_url)
+    queue = EventQueue(store, Redaction(deny=("Globex",)))
+    queue.add("sentry-ingest", "e1", json.dumps(event))
+    queue.add_many([("sentry-ingest", "e2", json.dumps({**event, "event_id": "e2", "extra": {"c": "Globex"}}))])
+    with store.engine.connect() as conn:
+        stored = [row.payload for row in conn.execute(sqlalchemy.select(events.c.payload))]
+    assert len(stored) == 2
+    for payload in stored:
+        for secret in ("hunter2", "hdr-secret-1", "ck-secret-2", "crumb-secret-3", "Globex"):
+            assert secret not in payload
+    assert parse_trace(stored[0]).redactions == 4

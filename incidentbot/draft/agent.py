@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import openai
@@ -102,7 +102,21 @@ class Agent:
         except DraftError as exc:
             exc.usage = self._usage(budget)  # type: ignore[attr-defined]
             raise
-        return grounded(answer, evidence, self.repo, self.model), self._usage(budget)
+        return self._redacted(grounded(answer, evidence, self.repo, self.model)), self._usage(budget)
+
+    def _redacted(self, analysis: Analysis) -> Analysis:
+        """The model's prose is redacted like the trace: a model can repeat, or make up, something secret."""
+
+        def clean(text: str) -> str:
+            return scrub_text(text, self.settings.redaction)[0]
+
+        return replace(
+            analysis,
+            summary=clean(analysis.summary),
+            root_cause=clean(analysis.root_cause),
+            suggested_fix=clean(analysis.suggested_fix),
+            fix_diff=clean(analysis.fix_diff) if analysis.fix_diff else None,
+        )
 
     def _loop(self, messages: list[dict[str, Any]], tools: RepoTools, budget: _Budget, evidence: Evidence) -> Answer:
         while True:
