@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,9 +48,11 @@ def process(
     publishers: Sequence[Publisher],
     name: str,
     throttle: Throttle | None = None,
+    keep_going: Callable[[], bool] = lambda: True,
 ) -> list[str]:
     """Group claimed events by error, triage each new error once, and deliver each group once; the incidents'
-    fingerprints."""
+    fingerprints. When ``keep_going`` turns false the rest stays claimed, for another worker once the claim
+    expires (an orphaned worker must not spend minutes on retries nobody waits for)."""
     delivered: list[str] = []
     groups: dict[str, list[tuple[QueuedEvent, str]]] = {}
     for event in batch:
@@ -66,6 +68,8 @@ def process(
             continue
         groups.setdefault(raw, []).append((event, payload))
     for raw, group in groups.items():
+        if not keep_going():
+            break
         ids = [event.id for event, _ in group]
         try:
             report, fresh = _report_for(raw, group[-1][1], settings, store)
@@ -85,7 +89,7 @@ def process(
 
 def drain(settings: Settings, store: Store, publishers: Sequence[Publisher]) -> tuple[int, set[str]]:
     """Process queued events until none is left (``incidentbot poll --once``): how many, and which incidents."""
-    queue = EventQueue(store)
+    queue = EventQueue(store, settings.redaction)
     name = worker_name()
     done = 0
     incidents: set[str] = set()
@@ -109,14 +113,14 @@ def worker_process(settings: Settings, index: int, stop: Any, log_level: int) ->
     store = open_store(settings.effective_database_url, settings.stale_after_seconds)
     publishers = configured_publishers(settings)
     throttle = Throttle(settings.update_seconds)
-    queue = EventQueue(store)
+    queue = EventQueue(store, settings.redaction)
     name = worker_name(index)
     next_catch_up = time.monotonic() + settings.update_seconds / 2
     try:
         while not stop.is_set() and os.getppid() == parent:
             claimed = queue.claim(name, BATCH)
             if claimed:
-                process(claimed, settings, store, queue, publishers, name, throttle)
+                process(claimed, settings, store, queue, publishers, name, throttle, lambda: os.getppid() == parent)
             else:
                 stop.wait(IDLE_SECONDS)
             if time.monotonic() >= next_catch_up:
