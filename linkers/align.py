@@ -12,14 +12,17 @@ from dataclasses import replace
 from incidentbot.models import Frame
 
 _MAX_DISTANCE = 500  # lines searched above and below the reported line
+_MAX_WHOLE_FILE = 50_000  # lines: a frame without a usable line number is looked for by its text up to this
 
 
 def align_frame(frame: Frame, lines: tuple[str, ...] | None) -> tuple[Frame, str | None]:
     """The frame with ``repo_line`` and ``alignment`` set, and a warning when it could not be aligned."""
     lineno = frame.lineno if frame.lineno and frame.lineno > 0 else None
     where = f"{frame.repo_path}:{frame.lineno}"
-    if lines is None or lineno is None:
+    if lines is None:
         return replace(frame, repo_line=None, alignment="unchecked"), None
+    if lineno is None or lineno > len(lines):
+        return _by_text_alone(frame, lines, lineno)
     inside = lineno <= len(lines)
     if not frame.context_line or not frame.context_line.strip():
         if not inside:
@@ -35,10 +38,27 @@ def align_frame(frame: Frame, lines: tuple[str, ...] | None) -> tuple[Frame, str
     return replace(frame, repo_line=lineno if inside else None, alignment="unaligned"), warning
 
 
-def _nearest(lines: tuple[str, ...], lineno: int, wanted: str, frame: Frame) -> int | None:
+def _by_text_alone(frame: Frame, lines: tuple[str, ...], lineno: int | None) -> tuple[Frame, str | None]:
+    """No usable line number (missing, zero, past the end): the source line, if the trace has it, says where."""
+    where = f"{frame.repo_path}:{frame.lineno or '?'}"
+    wanted = _squash(frame.context_line or "")
+    if wanted and len(lines) <= _MAX_WHOLE_FILE:
+        found = _nearest(lines, min(lineno or 1, len(lines)), wanted, frame, distance=len(lines))
+        if found is not None:
+            return replace(frame, repo_line=found, alignment="moved"), (
+                f"{where}: no usable line number; found line {found} by its text"
+            )
+    if lineno is None:
+        return replace(frame, repo_line=None, alignment="unchecked"), None
+    return replace(frame, repo_line=None), f"{where} is past the end of the file at the revision"
+
+
+def _nearest(
+    lines: tuple[str, ...], lineno: int, wanted: str, frame: Frame, distance: int = _MAX_DISTANCE
+) -> int | None:
     matches = [
         number
-        for number in range(max(1, lineno - _MAX_DISTANCE), min(len(lines), lineno + _MAX_DISTANCE) + 1)
+        for number in range(max(1, lineno - distance), min(len(lines), lineno + distance) + 1)
         if _squash(lines[number - 1]) == wanted
     ]
     if not matches:

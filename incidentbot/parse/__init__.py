@@ -18,7 +18,8 @@ from incidentbot.settings import Limits
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]{0,32}[ -/]{0,4}[@-~]|\x1b\][^\x07\x1b]{0,512}(?:\x07|\x1b\\)")
 _TRACE_MARKERS = ("Traceback (most recent call last)", "\n    at ", "\n\tat ", "goroutine ", ":in `", ":in '")
-_MAX_JSON_DEPTH = 8
+_MAX_JSON_DEPTH = 8  # fields searched for an embedded trace in a JSON log record
+_MAX_JSON_NESTING = 200  # deeper arrays and objects are dropped before decoding (Python's decoder recurses)
 
 
 def parse_trace(text: str, limits: Limits | None = None) -> Trace:
@@ -73,7 +74,13 @@ def _parse_text(text: str, limits: Limits) -> Trace | None:
 def _parse_json(text: str, limits: Limits) -> Trace | None:
     try:
         data: Any = json.loads(text)
-    except (ValueError, RecursionError):
+    except RecursionError:
+        # Nesting deeper than Python's decoder goes (a hostile ``vars`` value): cut it, keep the rest.
+        try:
+            data = json.loads(_flatten_deep_json(text, _MAX_JSON_NESTING))
+        except (ValueError, RecursionError):
+            return _parse_json_lines(text, limits)
+    except ValueError:
         return _parse_json_lines(text, limits)
     if isinstance(data, list):
         data = next((item for item in data if isinstance(item, dict)), None)
@@ -82,6 +89,41 @@ def _parse_json(text: str, limits: Limits) -> Trace | None:
     if looks_like_event(data):
         return parse_event(data, limits)
     return _parse_text("\n".join(_embedded_traces(data, 0)), limits)
+
+
+def _flatten_deep_json(text: str, max_depth: int) -> str:
+    """The JSON text with every array or object nested deeper than ``max_depth`` replaced by ``null``.
+
+    One linear pass that follows strings and escapes; the result is only as valid as the input was."""
+    out: list[str] = []
+    depth = 0
+    skip_from: int | None = None  # the depth at which the part being dropped started
+    in_string = escaped = False
+    start = 0
+    for index, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+            continue
+        if char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > max_depth and skip_from is None:
+                out.append(text[start:index] + "null")
+                skip_from = depth
+        elif char in "]}":
+            if skip_from is not None and depth == skip_from:
+                skip_from = None
+                start = index + 1
+            depth -= 1
+    if skip_from is None:
+        out.append(text[start:])
+    return "".join(out)
 
 
 def _parse_json_lines(text: str, limits: Limits) -> Trace | None:

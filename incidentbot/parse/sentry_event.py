@@ -16,6 +16,7 @@ from incidentbot.models import ExceptionInfo, Frame, Trace
 from incidentbot.settings import Limits
 
 _MAX_VAR_CHARS = 500
+_MAX_MESSAGE_CHARS = 16_384  # an exception's message
 _PLATFORMS = {
     "python": "python",
     "javascript": "javascript",
@@ -34,6 +35,9 @@ def parse_event(data: dict[str, Any], limits: Limits) -> Trace | None:
     """A Trace from a decoded Sentry event, or None when it holds no exception or stack."""
     warnings: list[str] = []
     values = _exception_values(data, warnings)
+    if len(values) > limits.max_exceptions:  # the last raised are kept; the rest is never read
+        warnings.append(f"{len(values)} chained exceptions: kept the last {limits.max_exceptions} raised")
+        values = values[-limits.max_exceptions :]
     exceptions = [exc for exc in (_exception(v, limits, warnings) for v in values) if exc is not None]
     if not exceptions:
         return None
@@ -53,6 +57,7 @@ def parse_event(data: dict[str, Any], limits: Limits) -> Trace | None:
         first_seen=_time(data.get("dateCreated") or data.get("timestamp") or data.get("firstSeen")),
         tags=_tags(data.get("tags")),
         warnings=tuple(warnings),
+        redactions=_count(data.get("incidentbot_redactions")),
     )
 
 
@@ -101,48 +106,50 @@ def _exception(value: Any, limits: Limits, warnings: list[str]) -> ExceptionInfo
         return None
     stack = value.get("stacktrace") or value.get("rawStacktrace") or {}
     raw_frames = stack.get("frames") if isinstance(stack, dict) else None
-    frames = [f for f in (_frame(r) for r in (raw_frames if isinstance(raw_frames, list) else [])) if f]
-    if len(frames) > limits.max_frames:
-        warnings.append(f"{len(frames)} frames: kept the {limits.max_frames} nearest the raise")
-        frames = frames[-limits.max_frames :]
+    raw_frames = raw_frames if isinstance(raw_frames, list) else []
+    if len(raw_frames) > limits.max_frames:  # the innermost are kept; the rest is never read
+        warnings.append(f"{len(raw_frames)} frames: kept the {limits.max_frames} nearest the raise")
+        raw_frames = raw_frames[-limits.max_frames :]
+    frames = [f for f in (_frame(r, limits.max_line_chars) for r in raw_frames) if f]
     return ExceptionInfo(
-        type=_text(value.get("type")) or "Error",
-        value=_text(value.get("value")) or "",
-        module=_text(value.get("module")),
+        type=_text(value.get("type"), limits.max_line_chars) or "Error",
+        value=_text(value.get("value"), _MAX_MESSAGE_CHARS) or "",
+        module=_text(value.get("module"), limits.max_line_chars),
         frames=tuple(frames),
     )
 
 
-def _frame(raw: Any) -> Frame | None:
+def _frame(raw: Any, cap: int) -> Frame | None:
     if not isinstance(raw, dict):
         return None
-    filename = _text(raw.get("filename")) or _text(raw.get("abs_path")) or _text(raw.get("absPath"))
+    filename = _text(raw.get("filename"), cap) or _text(raw.get("abs_path"), cap) or _text(raw.get("absPath"), cap)
     if filename is None:
-        filename = _text(raw.get("module")) or "<unknown>"
+        filename = _text(raw.get("module"), cap) or "<unknown>"
     in_app = raw.get("in_app", raw.get("inApp"))
+    context_line = _text(raw.get("context_line"), cap) or _context_from_api(raw, cap) or ""
     return Frame(
         filename=filename,
-        abs_path=_text(raw.get("abs_path") or raw.get("absPath")),
-        function=_text(raw.get("function")),
-        module=_text(raw.get("module")),
+        abs_path=_text(raw.get("abs_path") or raw.get("absPath"), cap),
+        function=_text(raw.get("function"), cap),
+        module=_text(raw.get("module"), cap),
         lineno=_int(raw.get("lineno") if "lineno" in raw else raw.get("lineNo")),
         colno=_int(raw.get("colno") if "colno" in raw else raw.get("colNo")),
-        context_line=(_text(raw.get("context_line")) or _context_from_api(raw) or "").strip() or None,
-        pre_context=_lines(raw.get("pre_context")),
-        post_context=_lines(raw.get("post_context")),
+        context_line=context_line.strip() or None,
+        pre_context=_lines(raw.get("pre_context"), cap, nearest_last=True),
+        post_context=_lines(raw.get("post_context"), cap, nearest_last=False),
         in_app=in_app if isinstance(in_app, bool) else None,
         vars=_vars(raw.get("vars")),
     )
 
 
-def _context_from_api(raw: dict[str, Any]) -> str | None:
+def _context_from_api(raw: dict[str, Any], cap: int) -> str | None:
     """The REST API gives ``context: [[lineno, text], …]``; pick the frame's own line."""
     context, lineno = raw.get("context"), raw.get("lineNo")
     if not isinstance(context, list):
         return None
     for item in context:
         if isinstance(item, list) and len(item) == 2 and item[0] == lineno and isinstance(item[1], str):
-            return item[1].strip()
+            return item[1][:cap].strip()
     return None
 
 
@@ -156,8 +163,11 @@ def _vars(raw: Any) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _lines(raw: Any) -> tuple[str, ...]:
-    return tuple(x for x in raw[:20] if isinstance(x, str)) if isinstance(raw, list) else ()
+def _lines(raw: Any, cap: int, nearest_last: bool) -> tuple[str, ...]:
+    """Up to 20 context lines, those nearest the frame's own line."""
+    if not isinstance(raw, list):
+        return ()
+    return tuple(x[:cap] for x in (raw[-20:] if nearest_last else raw[:20]) if isinstance(x, str))
 
 
 def _tags(raw: Any) -> tuple[tuple[str, str], ...]:
@@ -176,10 +186,11 @@ def _tag(data: dict[str, Any], key: str) -> str | None:
     return next((value for name, value in _tags(data.get("tags")) if name == key), None)
 
 
-def _text(value: Any) -> str | None:
+def _text(value: Any, cap: int = 4096) -> str | None:
+    """A scalar as text, cut at ``cap`` characters (every field of an event is bounded before any work)."""
     if value is None or isinstance(value, dict | list):
         return None
-    text = str(value)
+    text = str(value)[:cap]
     return text if text else None
 
 
@@ -191,6 +202,10 @@ def _int(value: Any) -> int | None:
     if isinstance(value, str) and value.isdigit():
         return int(value) or None
     return None
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**9 else 0
 
 
 def _time(value: Any) -> datetime | None:
