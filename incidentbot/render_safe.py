@@ -10,7 +10,12 @@ import re
 
 # Bidirectional controls and zero-width characters disguise what text says; other control characters (ESC above
 # all) would act on a terminal that shows the Markdown.
-_BIDI_AND_ZERO_WIDTH = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\u061c\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Also: word joiner and invisible operators, deprecated format characters, tag characters (invisible ASCII),
+# Hangul fillers (blank-looking names), line and paragraph separators (line breaks in some renderers).
+_BIDI_AND_ZERO_WIDTH = re.compile(
+    "[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\u2028\u2029\ufeff\u061c\u180e\u034f"
+    "\u115f\u1160\u3164\uffa0\U000e0000-\U000e007f\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#!|~])")
 _AT = re.compile(r"@")
 _LONGEST_BACKTICKS = re.compile(r"`+")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 from datetime import UTC, datetime
 
 from rich.console import Console
@@ -11,14 +10,15 @@ from rich.text import Text
 
 from incidentbot.models import Evidence, Report, SuspectCommit
 from incidentbot.prompting import ago
+from incidentbot.render_safe import strip_invisible
 
 WIDTH = 100
-# Control characters from a trace (ESC sequences above all) must not reach the on-call engineer's terminal.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _safe(value: str) -> str:
-    return _CONTROL.sub("", value)
+    """Control characters from a trace (ESC sequences above all) must not reach the on-call engineer's
+    terminal, nor bidirectional or zero-width characters that make it read differently."""
+    return strip_invisible(value)
 
 
 class ConsoleReporter:
@@ -56,7 +56,7 @@ def _sections(report: Report, now: datetime) -> list[Text]:
     footer = f"revision {(evidence.revision or 'unknown')[:12]} ({evidence.revision_reason or ''})"
     out.append(
         Text(
-            f"{footer} · {evidence.redactions} value(s) redacted · fingerprint {evidence.fingerprint[:12]}",
+            _safe(f"{footer} · {evidence.redactions} value(s) redacted · fingerprint {evidence.fingerprint[:12]}"),
             style="dim",
         )
     )

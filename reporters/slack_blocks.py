@@ -168,6 +168,7 @@ def _footer(report: Report, incident: Incident) -> str:
     if report.evidence.revision:
         parts.append(f"revision {code(report.evidence.revision[:7])}")
     parts.append(f"fingerprint {code(incident.fingerprint[:12])}")
+    parts.append(f"{report.evidence.redactions} value(s) redacted")
     parts.append(f"drafted by {escape(report.drafted_by)}")
     return " · ".join(parts)
 

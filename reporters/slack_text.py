@@ -38,7 +38,11 @@ def code_block(text: str, limit: int = 2500) -> str:
 
 def plain(text: object, limit: int) -> str:
     """For plain_text objects (no mrkdwn is parsed there): one line, escaped, within Slack's length limit."""
-    return escape(clip(" ".join(str(text).split()), limit))
+    value = " ".join(str(text).split())
+    cut = limit
+    while len(escaped := escape(clip(value, cut))) > limit:  # escaping lengthens: ``<`` is ``&lt;``
+        cut -= len(escaped) - limit
+    return escaped
 
 
 def link(url: str | None, label: str) -> str:

@@ -70,11 +70,12 @@ def summary(evidence: Evidence) -> str:
     text = " ".join(parts) + "."
     if evidence.suspects:
         top = evidence.suspects[0]
-        who = top.author.name or top.author.email or "unknown"
+        # No e-mail address: the summary is posted to GitHub (docs/security.md).
+        who = top.author.name or top.author.github_login or "an author with no name in git"
         text += f" Most likely cause: {md_code(top.sha[:7])} by {md_text(who)} (score {top.score:.2f})."
     if evidence.owners:
         owner = evidence.owners[0]
-        name = owner.team or (owner.person and (owner.person.github_login or owner.person.name or owner.person.email))
+        name = owner.team or (owner.person and (owner.person.github_login or owner.person.name))
         text += f" Owner: {md_text(name or '?')}."
     return text
 
