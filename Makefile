@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: venv demo test lint bench examples clean
+.PHONY: venv demo test fuzz lint bench examples clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "incidentbot needs Python 3.11 or newer: set PYTHON=python3.11")'
@@ -28,6 +28,11 @@ examples: venv
 
 test: venv
 	$(PY) -m pytest
+
+# The property tests of the parsers, renderers and redaction, longer than in `make test` (FUZZ_EXAMPLES each).
+FUZZ_EXAMPLES ?= 5000
+fuzz: venv
+	INCIDENTBOT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/parse/test_fuzz.py tests/adversarial/test_fuzz_renderers.py tests/test_scrub.py
 
 lint: venv
 	$(VENV)/bin/ruff check incidentbot linkers reporters tests benchmarks examples

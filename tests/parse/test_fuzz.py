@@ -100,3 +100,33 @@ def test_shuffled_trace_fragments(parts: list[str]) -> None:
 )
 def test_sentry_shaped_json(value: object) -> None:
     _parses_or_says_why(json.dumps(value))
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=20), max_size=40).map("".join))
+def test_each_text_parser_alone_returns_a_trace_or_none(text: str) -> None:
+    """Every parser, not only the one that wins the sniffing, survives any text."""
+    from incidentbot.parse import python, stacks
+    from incidentbot.settings import Limits
+
+    limits = Limits()
+    for parser in (python.parse, *(parser for _, parser in stacks.TEXT_PARSERS)):
+        trace = parser(text, limits)
+        assert trace is None or all(isinstance(e.type, str) for e in trace.exceptions)
+
+
+@SETTINGS
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        max_leaves=30,
+    ),
+    st.sampled_from(["exception", "entries", "threads"]),
+)
+def test_sentry_event_parser_survives_any_value_under_its_keys(value: object, key: str) -> None:
+    from incidentbot.parse.sentry_event import parse_event
+    from incidentbot.settings import Limits
+
+    trace = parse_event({key: value, "tags": value, "release": value, "timestamp": value}, Limits())
+    assert trace is None or trace.exceptions
