@@ -13,7 +13,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from incidentbot.models import ExceptionInfo, Trace
@@ -128,15 +128,23 @@ _CANDIDATE = re.compile(r"(?<![\w+/=\-.])[A-Za-z0-9+/=_\-.~]{16,400}(?![\w+/=\-.
 _WORD = re.compile(r"[A-Za-z][A-Za-z_\-]{1,40}")
 _NEAR, _NEAR_WORDS = 40, 3
 _MIN_ENTROPY_BITS = 3.5
+_CACHED_CHARS, _CACHE_ENTRIES = 2_000, 50_000
+_SHORTEST_SECRET = 15  # characters: the shortest match of any SECRET_PATTERNS (a Slack token)
+_PII_NEEDS = {"email": "@", "ipv4": "."}
 _IDENTIFIER_WORD = re.compile(r"[A-Z]?[a-z]{3,}")
 
 
 @dataclass(frozen=True, slots=True)
 class _Rules:
     keys: tuple[str, ...]
-    patterns: tuple[tuple[str, re.Pattern[str]], ...]
+    secrets: tuple[tuple[str, re.Pattern[str]], ...]  # provider tokens: none is shorter than _SHORTEST_SECRET
+    personal: tuple[tuple[str, re.Pattern[str], str], ...]  # personal data, with a character it cannot lack
+    patterns: tuple[tuple[str, re.Pattern[str]], ...]  # the configured ``extra_patterns``
     allow: frozenset[str]
     deny: tuple[str, ...]
+    # Results by text: events repeat the same keys, module lists, frames and messages.
+    cache: dict[str, tuple[str, int]] = field(default_factory=dict, compare=False, hash=False)
+    sensitive: dict[str, bool] = field(default_factory=dict, compare=False, hash=False)
 
 
 def scrub_trace(trace: Trace, redaction: Redaction) -> tuple[Trace, int]:
@@ -248,6 +256,18 @@ def _value_for_key(key: str, value: str, rules: _Rules, counter: list[int]) -> s
 
 
 def _scrub(value: str, rules: _Rules) -> tuple[str, int]:
+    cached = rules.cache.get(value)
+    if cached is not None:
+        return cached
+    scrubbed = _scrub_uncached(value, rules)
+    if len(value) <= _CACHED_CHARS:
+        if len(rules.cache) >= _CACHE_ENTRIES:
+            rules.cache.clear()
+        rules.cache[value] = scrubbed
+    return scrubbed
+
+
+def _scrub_uncached(value: str, rules: _Rules) -> tuple[str, int]:
     count = 0
 
     def sub(pattern: re.Pattern[str], kind: str, text: str, group: str | None = None) -> str:
@@ -263,14 +283,28 @@ def _scrub(value: str, rules: _Rules) -> tuple[str, int]:
 
         return pattern.sub(repl, text)
 
+    # Each step runs only where it could match: most strings of an event are short names and numbers.
+    assigns = "=" in value or ":" in value
     # Credentials inside URLs first: the e-mail pattern would otherwise take ``user:pw@host`` apart.
-    value = sub(_URL_PASSWORD, "password", value, "secret")
-    value = sub(_HEADER_LINE, "auth-header", value, "secret")
+    if "@" in value and "://" in value:
+        value = sub(_URL_PASSWORD, "password", value, "secret")
+    if assigns:
+        value = sub(_HEADER_LINE, "auth-header", value, "secret")
+    if len(value) >= _SHORTEST_SECRET:
+        for kind, pattern in rules.secrets:
+            value = sub(pattern, kind, value)
+    for kind, pattern, needed in rules.personal:
+        if needed in value:
+            value = sub(pattern, kind, value)
     for kind, pattern in rules.patterns:
         value = sub(pattern, kind, value)
-    value, assigned = _scrub_assignments(value, rules)
-    value, cards = _scrub_cards(value)
-    value, entropic = _scrub_entropic(value, rules)
+    assigned = cards = entropic = 0
+    if assigns:
+        value, assigned = _scrub_assignments(value, rules)
+    if len(value) >= 13:
+        value, cards = _scrub_cards(value)
+    if len(value) >= 16:
+        value, entropic = _scrub_entropic(value, rules)
     for denied in rules.deny:
         if denied in value:
             count += value.count(denied)
@@ -298,7 +332,6 @@ def _scrub_entropic(value: str, rules: _Rules) -> tuple[str, int]:
     return "".join(out), count
 
 
-@lru_cache(maxsize=8192)
 def _near_word(word: str, rules: _Rules) -> bool:
     return word.lower() in NEAR_WORDS or _is_sensitive(word, rules)
 
@@ -356,6 +389,15 @@ def _luhn(digits: str) -> bool:
 
 def _is_sensitive(key: str, rules: _Rules) -> bool:
     """Whole words count (``auth`` in ``X-Auth-Token`` but not in ``author``), compounds anywhere."""
+    known = rules.sensitive.get(key)
+    if known is None:
+        if len(rules.sensitive) >= _CACHE_ENTRIES:
+            rules.sensitive.clear()
+        known = rules.sensitive[key] = _sensitive_words(key, rules)
+    return known
+
+
+def _sensitive_words(key: str, rules: _Rules) -> bool:
     snake = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key[:100]).lower().replace("-", "_")
     words = {word.rstrip("s") if len(word) > 4 else word for word in re.split(r"[^a-z0-9]+", snake) if word}
     squashed = snake.replace("_", "")
@@ -364,10 +406,9 @@ def _is_sensitive(key: str, rules: _Rules) -> bool:
 
 @lru_cache(maxsize=16)
 def _rules(redaction: Redaction) -> _Rules:
-    patterns: list[tuple[str, re.Pattern[str]]] = [
-        (kind, re.compile(p)) for kind, p in (*SECRET_PATTERNS, *PII_PATTERNS)
-    ]
-    patterns += [("custom", re.compile(p)) for p in redaction.extra_patterns]
+    secrets = tuple((kind, re.compile(p)) for kind, p in SECRET_PATTERNS)
+    personal = tuple((kind, re.compile(p), _PII_NEEDS[kind]) for kind, p in PII_PATTERNS)
+    patterns = tuple(("custom", re.compile(p)) for p in redaction.extra_patterns)
     keys = tuple(k.lower() for k in (*SENSITIVE_KEYS, *redaction.extra_sensitive_keys))
     deny = tuple(sorted((d for d in redaction.deny if d), key=len, reverse=True))  # longest first
-    return _Rules(keys, tuple(patterns), frozenset(redaction.allow), deny)
+    return _Rules(keys, secrets, personal, patterns, frozenset(redaction.allow), deny)

@@ -17,12 +17,11 @@ from tests.adversarial import cases_hostile  # noqa: F401 - registers the hostil
 from tests.adversarial.cases import CASES, Case
 from tests.adversarial.checks import check_leaks, check_markdown, check_slack
 from tests.adversarial.conftest import Target, run_cli
-from tests.fakes.github_api import GOOD_TOKEN as GITHUB_TOKEN
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.server import Request, Response
-from tests.fakes.slack_api import GOOD_TOKEN as SLACK_TOKEN
 from tests.fakes.slack_api import FakeSlack
+from tests.reporters.conftest import destination_variables
 
 POSTED = [c for c in CASES if c.category in ("secrets", "injection", "paths", "invisible")]
 #: A token the model puts in its answer: the analysis is redacted like the trace before it is posted.
@@ -94,13 +93,7 @@ def test_posted_case_carries_nothing_hostile(
     trace.write_bytes(case.make(target))
     env = {
         **triage_env,
-        "SLACK_BOT_TOKEN": SLACK_TOKEN,
-        "SLACK_CHANNEL": "#alerts",
-        "INCIDENTBOT_SLACK_API_URL": slack.api_url,
-        "GITHUB_TOKEN": GITHUB_TOKEN,
-        "GITHUB_REPOSITORY": "acme/shop",
-        "GITHUB_API_URL": github.api_url,
-        "INCIDENTBOT_GITHUB_WRITE_INTERVAL": "0",
+        **destination_variables(slack, github),
         "INCIDENTBOT_SLACK_REPLY_MINUTES": "0",
         "INCIDENTBOT_GITHUB_COMMENT_MINUTES": "0",
         "INCIDENTBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'state.sqlite3'}",
