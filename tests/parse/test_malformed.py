@@ -147,3 +147,17 @@ def test_malformed_stack_lines_of_other_languages(text: str) -> None:
     except ParseError:
         return
     assert trace.exceptions
+
+
+def test_a_valid_event_with_vars_nested_past_the_decoder_keeps_its_exception() -> None:
+    frame = '{"filename": "shop/pricing.py", "lineno": 8, "vars": {"cart": ' + '{"d": ' * 5_000 + "1" + "}" * 5_000
+    event = '{"exception": {"values": [{"type": "ZeroDivisionError", "stacktrace": {"frames": [' + frame + "}}]}}]}}"
+    trace = parse_trace(event)
+    assert trace.exception_type == "ZeroDivisionError"
+    assert trace.frames[0].filename == "shop/pricing.py" and trace.frames[0].lineno == 8
+
+
+def test_exception_names_in_any_script() -> None:
+    text = 'Traceback (most recent call last):\n  File "/app/a.py", line 1, in f\n    x()\nОшибкаОплаты: отказ\n'
+    trace = parse_trace(text)
+    assert (trace.exception_type, trace.message) == ("ОшибкаОплаты", "отказ")
