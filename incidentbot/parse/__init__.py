@@ -12,7 +12,7 @@ from typing import Any
 
 from incidentbot.errors import ParseError
 from incidentbot.models import Trace
-from incidentbot.parse import python, stacks
+from incidentbot.parse import ipython, python, stacks
 from incidentbot.parse.sentry_event import looks_like_event, parse_event
 from incidentbot.settings import Limits
 
@@ -62,6 +62,8 @@ def _parse_text(text: str, limits: Limits) -> Trace | None:
     candidates = []
     if python.sniff(text):
         candidates.append(python.parse(text, limits))
+    if ipython.sniff(text):
+        candidates.append(ipython.parse(text, limits))
     for _, parser in stacks.TEXT_PARSERS:
         candidates.append(parser(text, limits))
     found = [c for c in candidates if c is not None]

@@ -294,7 +294,7 @@ def _(t: Target) -> str:
     return python_trace(frame("<frozen importlib._bootstrap>", 1007, "_find_and_load", "x"))
 
 
-@case("notebook-cell", M)
+@case("notebook-cell", M, expect="report", location="shop/pricing.py")
 def _(t: Target) -> str:
     return (
         "---------------------------------------------------------------------------\n"

@@ -37,6 +37,10 @@ FRAGMENTS = [
     "\tfrom /b.rb:2:in 'g'\n",
     '{"exception": {"values": [',
     "]}}",
+    "ZeroDivisionError                         Traceback (most recent call last)\n",
+    "Cell In[3], line 2\n",
+    "----> 8 return total / discount\n",
+    "File /srv/app/a.py:8, in f(x)\n",
     "\x1b[31m",
     "\r\n",
     "\x00",
@@ -106,11 +110,11 @@ def test_sentry_shaped_json(value: object) -> None:
 @given(st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=20), max_size=40).map("".join))
 def test_each_text_parser_alone_returns_a_trace_or_none(text: str) -> None:
     """Every parser, not only the one that wins the sniffing, survives any text."""
-    from incidentbot.parse import python, stacks
+    from incidentbot.parse import ipython, python, stacks
     from incidentbot.settings import Limits
 
     limits = Limits()
-    for parser in (python.parse, *(parser for _, parser in stacks.TEXT_PARSERS)):
+    for parser in (python.parse, ipython.parse, *(parser for _, parser in stacks.TEXT_PARSERS)):
         trace = parser(text, limits)
         assert trace is None or all(isinstance(e.type, str) for e in trace.exceptions)
 
