@@ -20,6 +20,7 @@ import re
 from dataclasses import replace
 
 from incidentbot.models import ExceptionInfo, Frame, Trace
+from incidentbot.parse.python import EXCEPTION_LINE
 from incidentbot.settings import Limits
 
 _HEADER = re.compile(r"^(?P<type>[^\W\d][\w.]*)\s+Traceback \(most recent call last\)\s*$")
@@ -27,7 +28,6 @@ _CELL = re.compile(r"^Cell (?P<cell>In\s?\[\d*\]), line (?P<line>\d+)\s*$")
 _FILE_8 = re.compile(r"^File (?P<path>\S[^\n]*?):(?P<line>\d+), in (?P<func>[^\s(]+)(?:\(.*)?$")
 _FILE_7 = re.compile(r"^(?P<path>(?:/|[A-Za-z]:\\|<ipython-input-)\S*) in (?P<func>[^\s(]+)(?:\(.*)?$")
 _ARROW = re.compile(r"^-+> ?(?P<line>\d+)\s?(?P<code>.*)$")
-_EXCEPTION = re.compile(r"^(?P<type>[^\W\d][\w.]*)(?::\s?(?P<msg>.*))?$")
 
 
 def sniff(text: str) -> bool:
@@ -45,13 +45,13 @@ def parse(text: str, limits: Limits) -> Trace | None:
         elif cell := _CELL.match(stripped):
             frames.append(Frame(filename=f"<{cell['cell']}>", function="<module>", lineno=int(cell["line"])))
         elif found := _FILE_8.match(stripped) or _FILE_7.match(stripped):
-            line_number = int(found["line"]) if "line" in found.groupdict() and found["line"] else None
+            line_number = int(found["line"]) if found.groupdict().get("line") else None  # IPython 7: the arrow
             frames.append(Frame(filename=found["path"], function=found["func"], lineno=line_number))
         elif (arrow := _ARROW.match(stripped)) and frames:
             frames[-1] = replace(
                 frames[-1], lineno=frames[-1].lineno or int(arrow["line"]), context_line=arrow["code"].strip() or None
             )
-        elif header_type and frames and (raised := _EXCEPTION.match(stripped)) and raised["msg"] is not None:
+        elif header_type and frames and (raised := EXCEPTION_LINE.match(stripped)) and raised["msg"] is not None:
             exception = (raised["type"], raised["msg"].strip())
     if header_type is None or not frames:
         return None

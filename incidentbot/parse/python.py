@@ -18,7 +18,8 @@ HEADER = "Traceback (most recent call last):"
 _GROUP_HEADER = "Exception Group Traceback (most recent call last):"
 _FRAME = re.compile(r'^\s*File "(?P<path>[^"]*)", line (?P<line>-?\d+)(?:, in (?P<func>.+))?\s*$')
 _CARET = re.compile(r"^\s*[\^~\s]+$")
-_EXCEPTION = re.compile(r"^(?P<type>[^\W\d][\w.]*)(?::(?P<msg>.*))?$")  # Python names may be any letters
+#: ``Type: message`` (the type a Python name, in any script); IPython's parser reads it too.
+EXCEPTION_LINE = re.compile(r"^(?P<type>[^\W\d][\w.]*)(?::(?P<msg>.*))?$")
 _MEMBER_SEPARATOR = re.compile(r"-+ \d+ -+$")
 _MEMBER = "<exception group member>"
 _CAUSE = "The above exception was the direct cause of the following exception:"
@@ -176,7 +177,7 @@ class _Reader:
                 current.message.append(line)
             return
         if current.type is None and stripped and not line[0].isspace():
-            exc = _EXCEPTION.match(stripped)
+            exc = EXCEPTION_LINE.match(stripped)
             if exc:
                 current.type = exc["type"]
                 current.message = [(exc["msg"] or "").strip()]
