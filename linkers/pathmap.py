@@ -24,7 +24,7 @@ from linkers.align import align_frame
 _THIRD_PARTY = re.compile(r"(^|/)(site-packages|dist-packages|node_modules)/")
 _STDLIB = re.compile(
     r"(^|/)lib/python\d(\.\d+)?/(?!site-packages/|dist-packages/)|^<[^>]*>$|^(/usr/local/go|/usr/lib/go[^/]*)/src/"
-    r"|^node:|^internal/|(^|/)(Python\d+|python\d+)/Lib/"
+    r"|^node:|^internal/|(^|/)(Python\d+|python\d+)/Lib/(?!site-packages/)"
 )
 _JVM_PACKAGES = ("java.", "javax.", "jdk.", "sun.", "com.sun.", "kotlin.", "kotlinx.", "scala.")
 _VENDORED = ("vendor/", "third_party/", "third-party/", "thirdparty/", "external/", "node_modules/")
@@ -146,7 +146,8 @@ class PathMapper:
         match = _THIRD_PARTY.search(path)
         if not match:
             return False
-        package = path[match.end() :].split("/", 1)[0]
+        # A package folder, or a single-module distribution such as site-packages/toml.py.
+        package = path[match.end() :].split("/", 1)[0].removesuffix(".py")
         own = package in index.top_level or any(package == inc.split(".")[0] for inc in self.include)
         return not own
 
@@ -227,6 +228,6 @@ def _index(repo: RepoView, rev: str) -> _Index:
             top_level.add(parts[0].removesuffix(".py"))
             continue
         top_level.add(parts[0])
-        if parts[0] in _SOURCE_FOLDERS and len(parts) > 2:
-            top_level.add(parts[1])  # src/shop/… is the package shop
+        if parts[0] in _SOURCE_FOLDERS:
+            top_level.add(parts[1].removesuffix(".py"))  # src/shop/… is the package shop, src/shop.py the module
     return _Index({k: tuple(v) for k, v in by_name.items()}, frozenset(top_level))

@@ -103,6 +103,27 @@ def test_site_packages_of_our_own_package_is_ours(repo: tuple[RepoView, str]) ->
     assert frame.repo_path == "src/shop/cart.py" and frame.in_app is True
 
 
+@pytest.mark.parametrize("root", ["", "src/"])
+@pytest.mark.parametrize(
+    "reported",
+    [
+        "/usr/local/lib/python3.11/site-packages/tomlish.py",
+        "C:\\Python311\\Lib\\site-packages\\tomlish.py",
+        "/home/u/.local/lib/python3.10/site-packages/tomlish.py",
+    ],
+)
+def test_a_single_module_distribution_installed_is_ours(git_repo: GitRepoBuilder, root: str, reported: str) -> None:
+    # A library shipped as one module (site-packages/tomlish.py) whose repository tracks tomlish.py.
+    sha = git_repo.commit("module", ALICE, "2024-01-01T00:00:00", {f"{root}tomlish.py": "def loads(s):\n    1/0\n"})
+    frame = _map((RepoView(git_repo.root), sha), Frame(reported, "loads", lineno=2)).trace.frames[0]
+    assert frame.repo_path == f"{root}tomlish.py" and frame.in_app is True
+
+
+def test_a_third_party_single_module_stays_foreign(repo: tuple[RepoView, str]) -> None:
+    frame = _map(repo, Frame("/usr/local/lib/python3.11/site-packages/six.py", "f", lineno=1)).trace.frames[0]
+    assert frame.repo_path is None and frame.in_app is False
+
+
 def test_vendored_and_excluded_code_is_mapped_but_not_in_app(repo: tuple[RepoView, str]) -> None:
     frame = _map(repo, Frame("/srv/app/vendor/requests/api.py", "get", lineno=1)).trace.frames[0]
     assert frame.repo_path == "vendor/requests/api.py" and frame.in_app is False
