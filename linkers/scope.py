@@ -19,6 +19,9 @@ _BRACE_HEADER = re.compile(
     r"|(?:[\w<>\[\],.?]+\s+)+(?P<java>\w+)\s*\([^;]*\)\s*(?:throws\s+[\w.,\s]+)?\{?\s*$"
     r"|(?P<method>(?!if\b|for\b|while\b|switch\b|catch\b|return\b)\w+)\s*\([^;]*\)\s*\{)"
 )
+_ANNOTATIONS = re.compile(r"^\s*(?:@[\w.]+(?:\([^)]*\))?\s+)+")
+_KEYWORDS = frozenset({"if", "for", "while", "switch", "catch", "return", "new", "else", "synchronized", "do", "try"})
+_HEADER_LINES = 4  # a header's parameter list may run over this many lines
 _RUBY_DEF = re.compile(r"^(?P<indent>\s*)def\s+(?:self\.)?(?P<name>[\w?!=]+)")
 _BRACE_SUFFIXES = (
     ".js",
@@ -91,14 +94,29 @@ def _brace_scope(lines: tuple[str, ...], line: int) -> Scope | None:
     for start in range(line, max(0, line - _MAX_HEADER_DISTANCE), -1):
         header = lines[start - 1]
         # Long lines (minified code) are never headers worth a regex over them.
-        match = _BRACE_HEADER.match(header) if len(header) <= _MAX_HEADER_CHARS else None
+        if len(header) > _MAX_HEADER_CHARS:
+            continue
+        match = _BRACE_HEADER.match(_header_text(lines, start))
         if not match:
             continue
         name = next(value for value in match.groupdict().values() if value)
+        if name in _KEYWORDS:
+            continue
         end = _closing_brace(lines, start)
         if end is not None and end >= line:
             return Scope(name, start, end)
     return None
+
+
+def _header_text(lines: tuple[str, ...], start: int) -> str:
+    """The header that starts at ``start``: annotations dropped, a parameter list spread over a few lines joined,
+    and cut after its opening brace."""
+    text = _ANNOTATIONS.sub("", lines[start - 1])
+    number = start
+    while "(" in text and "{" not in text and ";" not in text and number < min(len(lines), start + _HEADER_LINES):
+        text += " " + lines[number].strip()
+        number += 1
+    return text.split("{", 1)[0] + "{" if "{" in text else text
 
 
 def _closing_brace(lines: tuple[str, ...], start: int) -> int | None:

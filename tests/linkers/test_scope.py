@@ -62,6 +62,26 @@ public class Cart {
 }
 """
 
+JAVA_HEADERS = """class Reader {
+    @Override public void skipValue() throws IOException {
+        int x = 1;
+    }
+
+    private static Type getActualType(
+            Type typeToEvaluate, Type parentType) {
+        return null;
+    }
+
+    GroupImpl(final List options,
+              final String name) {
+        if (a &&
+            b) {
+            z();
+        }
+    }
+}
+"""
+
 RUBY = """class Cart
   def total
     items.sum
@@ -87,6 +107,9 @@ end
         (JS, "a.js", 13, Scope("tax", 11, 16)),
         (GO, "a.go", 6, Scope("Total", 3, 9)),
         (JAVA, "A.java", 6, Scope("total", 4, 7)),
+        (JAVA_HEADERS, "A.java", 3, Scope("skipValue", 2, 4)),  # an annotation on the header's line
+        (JAVA_HEADERS, "A.java", 8, Scope("getActualType", 6, 9)),  # parameters on the next line
+        (JAVA_HEADERS, "A.java", 15, Scope("GroupImpl", 11, 17)),  # a constructor; `if (` over two lines is no header
         (RUBY, "a.rb", 3, Scope("total", 2, 4)),
         (RUBY, "a.rb", 7, Scope("empty?", 6, 8)),
     ],
