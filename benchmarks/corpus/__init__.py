@@ -1,0 +1,1 @@
+"""The training corpus: rebuild ``benchmarks/cases/`` from public sources (see ``benchmarks/corpus/README.md``)."""

@@ -1,0 +1,77 @@
+"""One corpus case in the shared format (``../shared/bench/accuracy/README.md``), plus the corpus' own keys:
+``project`` (the cross-validation fold), ``language``, ``label_source`` (``szz`` or ``bisect``) and
+``bic_refined`` (the SZZ set plus the commits that wrote lines an SZZ culprit only reformatted).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
+REQUIRED = ("id", "repo", "head", "head_time", "trace", "bic", "bic_authors", "fix_locations", "szz_kind", "fix")
+
+
+@dataclass
+class CorpusCase:
+    id: str  # "<project>-<n>"; unique in the corpus
+    project: str  # the cross-validation fold: one per repository
+    language: str  # "python" | "java"
+    repo: str  # owner/name on GitHub
+    head: str  # the running revision: 40-hex
+    head_time: str  # its committer time, ISO 8601: first-seen
+    fix: str  # the fixing commit
+    trace: str  # production-like text (see the README)
+    trace_format: str  # "python" | "java"
+    bic: list[str]  # the bug-inducing commits (any counts as a hit)
+    bic_authors: list[dict[str, str]]  # {"name", "email"}
+    fix_locations: list[dict[str, Any]]  # {"path", "function", "lines"}
+    szz_kind: str  # "modified" | "add-only" | "bisect"
+    label_source: str  # "szz" | "bisect"
+    bic_refined: list[str] = field(default_factory=list)
+    source: str = ""  # provenance, e.g. "BugsInPy scrapy bug 3", "Defects4J Gson 5"
+    test_command: str = ""
+    exc_type: str = ""
+
+    def write(self, directory: Path = CASES_DIR) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{self.id}.json"
+        path.write_text(json.dumps(asdict(self), indent=1, ensure_ascii=False) + "\n")
+        return path
+
+
+def commit_time(git_dir: Path, sha: str) -> str:
+    """The committer time of ``sha`` as ISO 8601 with its offset normalised to UTC."""
+    from datetime import UTC, datetime
+
+    out = subprocess.run(
+        ["git", "--git-dir", str(git_dir), "show", "-s", "--format=%ct", sha],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return datetime.fromtimestamp(int(out), tz=UTC).isoformat()
+
+
+def authors(git_dir: Path, shas: list[str]) -> list[dict[str, str]]:
+    """``{"name", "email"}`` of each commit's author, in order, without repeats."""
+    seen: list[dict[str, str]] = []
+    for sha in shas:
+        out = subprocess.run(
+            ["git", "--git-dir", str(git_dir), "show", "-s", "--format=%an%x00%ae", sha],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        name, email = out.split("\x00")
+        entry = {"name": name, "email": email}
+        if entry not in seen:
+            seen.append(entry)
+    return seen
+
+
+def load_all(directory: Path = CASES_DIR) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))]
