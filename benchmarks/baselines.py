@@ -90,7 +90,7 @@ def deepest_frame_blame(trace: TraceInput) -> Answer:
     for mapped in reversed(trace.frames):
         blamed = blame_line(trace.repo, mapped.repo_path, mapped.frame.line)
         if blamed is not None:
-            return Answer((blamed.sha,), (blamed.author,))
+            return Answer((blamed.sha,), (blamed.author,), (mapped.repo_path, mapped.frame.function))
     return Answer(note="no frame line could be blamed")
 
 

@@ -77,10 +77,40 @@ def clone_once(repo: str, local: Path, needed: list[str]) -> Path:
 
 
 def checkout(clone: Path, head: str) -> None:
-    """Check out ``head`` detached and clean, then forget the previous position so it cannot leak."""
+    """Check out ``head`` detached and clean, then forget the previous position so it cannot leak.
+
+    Repository snapshots may lack their largest blobs (data files of several MiB): those paths are left out of
+    the work tree by a sparse checkout instead of failing the case.
+    """
+    _exclude_missing_blobs(clone, head)
     git(clone, "checkout", "-q", "-f", "--detach", head)
     git(clone, "clean", "-fdxq")
     git(clone, "reflog", "expire", "--expire=now", "--all")
+
+
+def _exclude_missing_blobs(clone: Path, head: str) -> None:
+    listing = git(clone, "ls-tree", "-r", "-z", head)
+    entries = [e.split("\t", 1) for e in listing.split("\0") if "\t" in e]
+    blobs = [(meta.split()[2], path) for meta, path in entries if meta.split()[1] == "blob"]
+    done = subprocess.run(
+        ["git", "cat-file", "--batch-check"],
+        cwd=clone,
+        input="".join(f"{sha}\n" for sha, _ in blobs),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    missing = [
+        path for (_, path), line in zip(blobs, done.stdout.splitlines(), strict=False) if line.endswith(" missing")
+    ]
+    if missing:
+        log.info("%s: %d blob(s) absent from the snapshot, left out of the checkout", head[:10], len(missing))
+        git(clone, "config", "core.sparseCheckout", "true")
+        info = clone / ".git" / "info"
+        info.mkdir(parents=True, exist_ok=True)
+        (info / "sparse-checkout").write_text("/*\n" + "".join(f"!/{p}\n" for p in missing))
+    elif git(clone, "config", "--get", "core.sparseCheckout", check=False).strip() == "true":
+        git(clone, "config", "core.sparseCheckout", "false")
 
 
 def _isolate(clone: Path, first_head: str) -> None:
