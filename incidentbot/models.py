@@ -131,6 +131,8 @@ class LineBlame:
     # What the frame's code is (linkers/codekind.py): "app", "guard" (a deliberate raise nearest the raise),
     # "wrapper" (a small function handing its arguments on to the guard), "helper" (shared utility), "test".
     role: Literal["app", "guard", "wrapper", "helper", "test"] = "app"
+    # What the line's statement is: a deliberate raise/throw, a condition (if/elif/assert…), or other code.
+    statement: Literal["raise", "condition", "code"] = "code"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +159,8 @@ class SuspectCommit:
     summary: str
     score: float  # 0..1, comparable across incidents
     reasons: tuple[str, ...]
+    # What the fitted ranking saw (linkers/suspect_features.py): kept so resolved incidents can be learnt from.
+    features: tuple[tuple[str, float], ...] = ()
 
 
 OwnerSource = Literal["codeowners", "suspect-author", "line-author"]

@@ -9,12 +9,14 @@ the change that wrote the code; the cosmetic commit stays on record, flagged.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Self
 
 import git
@@ -22,7 +24,7 @@ import git
 from incidentbot.models import CommitInfo, Evidence, Frame, LineBlame, Person
 from incidentbot.repo import RepoView
 from incidentbot.settings import Ranking, Settings
-from linkers.codekind import FrameFacts, FrameRole, assign_roles, depths
+from linkers.codekind import FrameFacts, FrameRole, assign_roles, depths, statement_kind
 from linkers.scope import Scope, enclosing_scope
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,6 @@ _HEADER = re.compile(r"^([0-9a-f]{40}) (\d+) (\d+)(?: (\d+))?$")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _MAX_SCOPE_LINES = 150  # a longer function is blamed only around the frame line
 _SCOPE_DEPTH = 2  # the enclosing function is blamed for this many frames nearest the raise
-_COSMETIC_SEARCH = 40  # lines around the old position searched for the same code before the commit
 _MIN_COSMETIC_CHARS = 6  # shorter lines ("else:", "}") are too common to call a change cosmetic
 _COMMENT_PREFIXES = ("#", "//", "/*", "*", "--")
 
@@ -285,18 +286,44 @@ def normalise_code(text: str) -> str:
 
 
 def is_cosmetic(repo: RepoView, line: BlamedLine, meta: _CommitMeta) -> bool:
-    """True when the same code (up to formatting) stood near this place before the commit."""
+    """True when the commit left the same statement in the same place, only reformatted.
+
+    The block of the commit's diff that holds the line must read the same before and after once whitespace,
+    quote style and trailing commas are removed, so re-wrapping a call counts as cosmetic while new code that
+    copies or moves a line from elsewhere, or a reworked block, does not.
+    """
     if meta.previous is None:
         return False
     code = normalise_code(line.text)
     if len(code) < _MIN_COSMETIC_CHARS or code.startswith(_COMMENT_PREFIXES):
         return False
     before = repo.read_git_blob_lines(*meta.previous)
-    if not before:
+    after = repo.read_git_blob_lines(line.sha, line.orig_path)
+    if not before or not after or not 0 < line.orig_line <= len(after):
         return False
-    lo = max(0, line.orig_line - 1 - _COSMETIC_SEARCH)
-    hi = min(len(before), line.orig_line + _COSMETIC_SEARCH)
-    return any(normalise_code(old) == code for old in before[lo:hi]) and line.text not in before[lo:hi]
+    block = _changed_block(before, after, line.orig_line - 1)
+    if block is None:
+        return False
+    (old_lo, old_hi), (new_lo, new_hi) = block
+    old_code = "".join(normalise_code(x) for x in before[old_lo:old_hi])
+    new_code = "".join(normalise_code(x) for x in after[new_lo:new_hi])
+    return old_hi > old_lo and old_code == new_code
+
+
+@lru_cache(maxsize=64)
+def _opcodes(before: tuple[str, ...], after: tuple[str, ...]) -> Sequence[tuple[str, int, int, int, int]]:
+    """The line diff of one commit's file, computed once for all of its blamed lines."""
+    return difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
+
+
+def _changed_block(
+    before: tuple[str, ...], after: tuple[str, ...], index: int
+) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """The (old, new) line ranges of the diff block that replaced line ``index`` of ``after`` (0-based)."""
+    for tag, old_lo, old_hi, new_lo, new_hi in _opcodes(before, after):
+        if new_lo <= index < new_hi:
+            return None if tag == "equal" else ((old_lo, old_hi), (new_lo, new_hi))
+    return None
 
 
 def _reblame_cosmetic(
@@ -356,6 +383,7 @@ def _line_blames(
                 in_function=in_function,
                 function=function,
                 role=target.role,
+                statement=statement_kind(bl.text),
             )
             out.append(entry)
             if number in replaced:

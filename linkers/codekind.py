@@ -21,16 +21,6 @@ _DELIBERATE_RAISE = re.compile(r"^\s*(raise\s+\w|raise$|throw\s+\w|panic\(|fail\
 
 FrameRole = Literal["app", "guard", "wrapper", "helper", "test"]
 
-#: Each caller counts this much of its callee (depth counts application frames only).
-CALLER_DECAY = 0.6
-#: How likely a frame's own code holds the cause, by role; application code counts fully.
-ROLE_WEIGHT: dict[str, float] = {
-    "app": 1.0,
-    "guard": 0.35,  # a deliberate raise nearest the raise: the caller likely passed the bad value
-    "wrapper": 0.15,  # a small function that only hands its arguments on to the guard
-    "helper": 0.45,  # shared utility code, called from everywhere, rarely the cause
-    "test": 0.25,  # test code (tests/, test_*.py, *_test.go, *.spec.js)
-}
 _WRAPPER_MAX_LINES = 8
 
 
@@ -52,6 +42,16 @@ def is_helper_path(path: str) -> bool:
 def is_deliberate_raise(source_line: str) -> bool:
     """A ``raise``/``throw``/``panic`` statement: code that rejects a bad value rather than mishandling it."""
     return bool(_DELIBERATE_RAISE.match(source_line))
+
+
+_CONDITION = re.compile(r"^\s*(\}\s*)?(if|elif|else\s+if|unless|assert|guard|when|case|switch)\b")
+
+
+def statement_kind(source_line: str) -> Literal["raise", "condition", "code"]:
+    """A deliberate raise, a condition (the guard of a raise), or other code."""
+    if is_deliberate_raise(source_line):
+        return "raise"
+    return "condition" if _CONDITION.match(source_line) else "code"
 
 
 def is_pass_through(frame: FrameFacts, callee: str | None) -> bool:
@@ -84,14 +84,13 @@ def assign_roles(frames: list[FrameFacts]) -> list[FrameRole]:
 
 
 def depths(roles: list[FrameRole]) -> list[int]:
-    """Per frame, the number of application frames between it and the raise."""
+    """Per frame, the number of in-app frames (test code aside) between it and the raise.
+
+    Every role counts: a deliberate raise is the frame nearest the raise, not a step to skip, so the commit that
+    wrote a new check is weighed as the code that failed (the ranking learns what a raise means from its role).
+    """
     out, seen = [], 0
     for role in roles:
         out.append(seen)
-        seen += role == "app"
+        seen += role != "test"
     return out
-
-
-def frame_weight(depth: int, role: str) -> float:
-    """How much a frame's lines count: the nearest application frame 1.0, callers and other roles less."""
-    return CALLER_DECAY**depth * ROLE_WEIGHT[role]

@@ -1,7 +1,7 @@
 """Choose the code location: the frame that best explains the failure.
 
-With blame, the frame the ranking weighs most (linkers/codekind.py): normally the application frame nearest the
-raise, but the caller when the raise is a deliberate one, and application code before helpers and tests.
+With blame, the frame the fitted location model (linkers/choices.py) ranks first: the frame most likely to hold
+the code the fix will change, as measured on the training corpus.
 Without blame, the in-app frame nearest the raise in the exception finally raised, test code last.
 """
 
@@ -13,7 +13,9 @@ from typing import Self
 from incidentbot.models import CodeLocation, Evidence, Frame
 from incidentbot.repo import RepoView
 from incidentbot.settings import Settings
-from linkers.codekind import frame_weight, is_test_path
+from linkers.choices import location_candidates
+from linkers.codekind import is_test_path
+from linkers.model import shipped
 
 EXCERPT_CONTEXT = 5  # lines shown above and below the failing line
 
@@ -48,17 +50,17 @@ def with_excerpt(location: CodeLocation, repo: RepoView, revision: str, context:
 
 
 def weighted_location(evidence: Evidence) -> CodeLocation | None:
-    """The blamed frame with the highest weight; ties go to the raised exception, then nearer the raise."""
+    """The in-app frame the fitted location model (linkers/weights/location.json) finds most likely to hold the
+    code the fix will change; ties go to the frame nearer the raise."""
     if not evidence.blame:
         return None
-    best = max(
-        evidence.blame,
-        key=lambda b: (round(frame_weight(b.depth, b.role), 6), b.exception_index, b.frame_index),
-    )
-    frame = evidence.trace.exceptions[best.exception_index].frames[best.frame_index]
-    if frame.repo_path is None or frame.repo_line is None:
+    candidates = location_candidates(evidence)
+    if not candidates:
         return None
-    return CodeLocation(frame.repo_path, frame.repo_line, frame.function, best.exception_index, best.frame_index)
+    model = shipped("location")
+    top = evidence.suspects[0].sha if evidence.suspects else None
+    best = max(enumerate(candidates), key=lambda item: (model.probability(item[1].with_top_suspect(top)), -item[0]))[1]
+    return CodeLocation(best.path, best.line, best.function, best.exception_index, best.frame_index)
 
 
 def best_location(evidence: Evidence) -> CodeLocation | None:

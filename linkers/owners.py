@@ -1,4 +1,4 @@
-"""Owners of the failing code: CODEOWNERS, the top suspect's author, and the failing lines' latest author.
+"""Owners of the failing code: CODEOWNERS, then the suspects' authors ranked by the fitted owner model.
 
 CODEOWNERS follows GitHub: the first of ``.github/CODEOWNERS``, ``CODEOWNERS``, ``docs/CODEOWNERS`` found at the
 revision is used, and the last matching pattern wins (the ``codeowners`` package implements the matching).
@@ -15,9 +15,12 @@ from codeowners import CodeOwners
 from incidentbot.models import CommitInfo, Evidence, LineBlame, Owner, OwnerSource, Person
 from incidentbot.repo import RepoView
 from incidentbot.settings import Settings
+from linkers.choices import owner_candidates
 from linkers.identity import canonical_people, github_login
+from linkers.model import shipped
 
 CODEOWNERS_PLACES = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
+MAX_PEOPLE = 1  # people named beside CODEOWNERS: the most likely author of the culprit (the suspects name the rest)
 
 
 class OwnerFinder:
@@ -39,14 +42,17 @@ class OwnerFinder:
         return replace(evidence, owners=_dedupe(owners), warnings=evidence.warnings + tuple(warnings))
 
     def _authors(self, evidence: Evidence, repo: RepoView) -> list[Owner]:
-        found: list[tuple[Person, OwnerSource, str]] = []
-        if evidence.suspects:
-            top = evidence.suspects[0]
-            found.append((top.author, "suspect-author", f"wrote the top suspect {top.sha[:7]} (score {top.score:.2f})"))
-        latest = _latest_line_commit(evidence)
-        if latest is not None:
+        """The suspects' authors, most likely author of the culprit first (the fitted owner model)."""
+        if not evidence.suspects:
+            latest = _latest_line_commit(evidence)
+            if latest is None:
+                return []
             commit, line = latest
-            found.append((commit.author, "line-author", f"last changed {line.path}:{line.line} in {commit.sha[:7]}"))
+            found: list[tuple[Person, OwnerSource, str]] = [
+                (commit.author, "line-author", f"last changed {line.path}:{line.line} in {commit.sha[:7]}")
+            ]
+        else:
+            found = self._ranked_people(evidence)
         people = canonical_people(repo, [person for person, _, _ in found])
         return [
             Owner(
@@ -56,6 +62,24 @@ class OwnerFinder:
             )
             for person, (_, source, reason) in zip(people, found, strict=True)
         ]
+
+    def _ranked_people(self, evidence: Evidence) -> list[tuple[Person, OwnerSource, str]]:
+        model = shipped("owners")
+        top = evidence.suspects[0]
+        candidates = owner_candidates((s.author, s.sha, s.score, dict(s.features)) for s in evidence.suspects)
+        candidates.sort(key=lambda c: -model.probability(c.features))
+        found: list[tuple[Person, OwnerSource, str]] = []
+        for cand in candidates[:MAX_PEOPLE]:
+            if top.sha in cand.shas:
+                found.append(
+                    (cand.person, "suspect-author", f"wrote the top suspect {top.sha[:7]} (score {top.score:.2f})")
+                )
+            else:
+                first = cand.shas[0]
+                found.append(
+                    (cand.person, "line-author", f"wrote the suspect {first[:7]}, blamed for the failing code")
+                )
+        return found
 
 
 def codeowners_for(repo: RepoView, rev: str, path: str, warnings: list[str]) -> list[Owner]:

@@ -1,21 +1,19 @@
 """Rank the blamed commits: which one most likely caused the error, and why.
 
-Every blamed line is a piece of evidence against the commit that last changed it. Its weight is the product of
-where the line sits (the failing line itself, a line near it, elsewhere in the same function) and which frame it
-belongs to (the frame nearest the raise counts most, each caller less, test code little). A commit's strength
-is its strongest frame, reinforced a little by its other frames (a scaled noisy-OR), so it never passes 1 and an
-old commit that wrote every caller's line does not outweigh the one that changed the failing line. The strength
-is then scaled by how recently before first-seen the commit landed and by what kind of commit it is (merges,
-reverts, bulk and formatting changes are rarely the culprit). The result is a score in 0..1 that means the same
-thing in every incident: a low top score reads as low confidence.
+Each blamed commit is described by the features of ``linkers/suspect_features.py`` (where its lines sit
+relative to the failing lines, in which frames, whether it wrote the raise or its guard, how recent it is, what
+kind of commit it is) and scored by the logistic model in ``linkers/weights/suspects.json``, fitted by
+``benchmarks/fit.py`` on the training corpus and judged there by leave-one-project-out cross-validation. The
+score is the model's probability that the commit is the culprit, so it means the same in every incident: a low
+top score reads as low confidence. The reasons shown are the facts behind the features that raised the score
+most, strongest first, then the notes that lowered it.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Self
 
@@ -23,62 +21,17 @@ from incidentbot.models import CommitInfo, Evidence, LineBlame, SuspectCommit
 from incidentbot.prompting import span
 from incidentbot.repo import RepoView
 from incidentbot.settings import Ranking, Settings
-from linkers.codekind import frame_weight
+from linkers.model import LinearModel, shipped
+from linkers.suspect_features import Candidate, collect, commit_features, trace_features
 
-# Where a blamed line sits relative to its frame's line.
-EXACT_LINE = 1.0
-NEAR_LINE = 0.45  # at distance 1, falling linearly to about a third of it at the window's edge
-IN_FUNCTION = 0.22  # elsewhere in the frame's enclosing function
-_ROLE_NOTE = {
-    "guard": " (a deliberate raise: the bad value more likely came from a caller)",
-    "wrapper": " (a small wrapper that hands its arguments on)",
-    "helper": " (shared helper code)",
-    "test": " [test code]",
-}
-BASE = 0.9  # no single line makes a commit certain
-OTHER_FRAMES = 0.3  # how much the frames beyond a commit's strongest one add (noisy-OR, scaled)
-EXTRA_LINES = 0.08  # each further blamed line in one frame adds this share of the remaining doubt (≤ 3)
-COSMETIC_LINE = 0.1  # the commit only reformatted the line (blame went on past it)
-# What kind of commit it is.
-MERGE = 0.3
-REVERT = 0.6
-BULK = 0.35
-FORMATTING = 0.3
-WHITESPACE_ONLY = 0.05
-IN_DEPLOY = 1.25
-OUTSIDE_DEPLOY = 0.6
-# Recency: a commit that landed just before the error counts fully; old ones keep RECENCY_FLOOR.
-RECENCY_FLOOR = 0.7
-RECENCY_HALF_LIFE_DAYS = 30.0
-
-_FORMATTING_MESSAGE = re.compile(
-    r"\b(reformat\w*|format(ting)?|black|isort|prettier|autopep8|yapf|gofmt|rubocop|pep ?8|flake8|lint(ing)?|"
-    r"whitespace|white space|code style|trailing spaces?|pyupgrade|ruff)\b",
-    re.IGNORECASE,
-)
-_REVERT_MESSAGE = re.compile(r"^(revert|back(ed)? ?out)\b", re.IGNORECASE)
+SHORTLIST = 30  # candidates whose commit facts are read (one ``git log`` for all); the rest keep trace features
 
 
-@dataclass(slots=True)
-class _Case:
-    """The evidence collected against one commit."""
-
-    commit: CommitInfo
-    frames: dict[tuple[int, int], list[float]] = field(default_factory=lambda: defaultdict(list))
-    reasons: list[tuple[float, str]] = field(default_factory=list)
-    cosmetic_lines: int = 0
-
-    def strength(self) -> float:
-        per_frame = sorted(
-            (max(w) + (1.0 - max(w)) * min(len(w) - 1, 3) * EXTRA_LINES * max(w) for w in self.frames.values()),
-            reverse=True,
-        )
-        # The strongest frame counts fully; the others only reinforce it: an old commit that wrote every caller's
-        # line is not more suspect than the one that changed the failing line.
-        doubt = 1.0
-        for share in per_frame[1:]:
-            doubt *= 1.0 - share * OTHER_FRAMES
-        return per_frame[0] + (1.0 - per_frame[0]) * (1.0 - doubt)
+@dataclass(frozen=True, slots=True)
+class Scored:
+    candidate: Candidate
+    score: float
+    contributions: dict[str, float]
 
 
 class SuspectRanker:
@@ -86,8 +39,9 @@ class SuspectRanker:
 
     name = "suspects"
 
-    def __init__(self, ranking: Ranking) -> None:
+    def __init__(self, ranking: Ranking, model: LinearModel | None = None) -> None:
         self.ranking = ranking
+        self.model = model or shipped("suspects")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -96,154 +50,137 @@ class SuspectRanker:
     def link(self, evidence: Evidence, repo: RepoView) -> Evidence:
         if not evidence.blame:
             return evidence
-        first_seen = evidence.trace.first_seen or datetime.now(tz=UTC)
-        commits = {c.sha: c for c in evidence.commits}
-        cases, newer = _collect(evidence.blame, commits, first_seen)
-        shortlist = sorted(cases.values(), key=lambda c: -c.strength())[: max(12, self.ranking.max_suspects * 2)]
-        facts = repo.commit_facts([case.commit.sha for case in shortlist])
-        deploy = _deploy_commits(evidence, repo)
-        scored = [_score(case, facts.get(case.commit.sha), first_seen, deploy, self.ranking) for case in shortlist]
-        scored.sort(key=lambda s: (-s.score, -s.committed_at.timestamp()))
+        scored, newer, facts = self.rank(evidence, repo)
         warnings: tuple[str, ...] = ()
         if newer:
             warnings = (f"{newer} blamed commit(s) newer than first-seen were left out: they cannot be the cause",)
-        enriched = tuple(_with_facts(commits, facts).values())
+        commits = {c.sha: c for c in evidence.commits}
+        for sha, (parents, files, added, deleted) in facts.items():
+            if sha in commits:
+                commits[sha] = replace(
+                    commits[sha], parents=parents, files_changed=files, lines_added=added, lines_deleted=deleted
+                )
+        reformatted = {(b.path, b.line): b.sha for b in evidence.blame if b.cosmetic}
+        suspects = tuple(self._suspect(s, evidence, reformatted) for s in scored[: self.ranking.max_suspects])
         return replace(
-            evidence,
-            suspects=tuple(scored[: self.ranking.max_suspects]),
-            commits=enriched,
-            warnings=evidence.warnings + warnings,
+            evidence, suspects=suspects, commits=tuple(commits.values()), warnings=evidence.warnings + warnings
+        )
+
+    def rank(
+        self, evidence: Evidence, repo: RepoView
+    ) -> tuple[list[Scored], int, dict[str, tuple[tuple[str, ...], int, int, int]]]:
+        """Every candidate scored, best first; the count of commits newer than first-seen; the commit facts."""
+        first_seen = evidence.trace.first_seen or datetime.now(tz=UTC)
+        commits = {c.sha: c for c in evidence.commits}
+        candidates, newer = collect(evidence.blame, commits, first_seen)
+        trace_features(candidates, first_seen)
+        # Commit facts cost a git call: read them for the candidates that can still win.
+        first_pass = sorted(candidates.values(), key=lambda c: -self.model.logit(c.features))  # facts at their mean
+        shortlist = first_pass[:SHORTLIST]
+        facts = repo.commit_facts([c.commit.sha for c in shortlist])
+        deploy = repo.commits_in_range(*evidence.release_range) if evidence.release_range else None
+        for cand in shortlist:
+            commit_features(cand, facts.get(cand.commit.sha), deploy, self.ranking.bulk_files)
+        scored = [Scored(c, self.score(c.features), self.model.contributions(c.features)) for c in shortlist]
+        scored.sort(key=lambda s: (-s.score, -s.candidate.commit.committed_at.timestamp()))
+        return scored, newer, facts
+
+    def score(self, features: dict[str, float]) -> float:
+        """The model's probability; 0 for a commit that only reformatted every line blamed on it, since a change
+        that leaves the same statements in the same places cannot change behaviour (it stays listed, last)."""
+        return 0.0 if features.get("cosmetic_only") else self.model.probability(features)
+
+    def _suspect(self, scored: Scored, evidence: Evidence, reformatted: dict[tuple[str, int], str]) -> SuspectCommit:
+        commit = scored.candidate.commit
+        first_seen = evidence.trace.first_seen or datetime.now(tz=UTC)
+        return SuspectCommit(
+            sha=commit.sha,
+            author=commit.author,
+            authored_at=commit.authored_at,
+            committed_at=commit.committed_at,
+            summary=commit.summary,
+            score=round(scored.score, 3),
+            reasons=tuple(reasons(scored, commit, first_seen, reformatted)),
+            features=tuple(sorted((k, round(v, 4)) for k, v in scored.candidate.features.items())),
         )
 
 
-def _collect(
-    blame: tuple[LineBlame, ...], commits: dict[str, CommitInfo], first_seen: datetime
-) -> tuple[dict[str, _Case], int]:
-    cases: dict[str, _Case] = {}
-    newer: set[str] = set()
-    reformatted = {(b.path, b.line): b.sha for b in blame if b.cosmetic}
-    for line in blame:
-        commit = commits.get(line.sha)
-        if commit is None:
-            continue
-        if commit.committed_at > first_seen and commit.authored_at > first_seen:
-            newer.add(line.sha)
-            continue
-        case = cases.setdefault(line.sha, _Case(commit))
-        weight, reason = _line_weight(line)
-        formatter = reformatted.get((line.path, line.line))
-        if formatter and not line.cosmetic:
-            reason += f", found past the reformatting in {formatter[:7]}"
-        case.frames[(line.exception_index, line.frame_index)].append(weight)
-        case.reasons.append((weight, reason))
-        case.cosmetic_lines += line.cosmetic
-    return cases, len(newer)
-
-
-def _line_weight(line: LineBlame) -> tuple[float, str]:
-    """How strongly one blamed line implicates its commit, and the sentence that says why."""
-    distance = abs(line.line - line.frame_line)
-    where = f"{line.path}:{line.line}"
-    function = f" in `{line.function}`" if line.function else ""
-    if distance == 0:
-        position, text = EXACT_LINE, f"last changed the failing line {where}{function}"
-    elif distance <= 3:
-        position, text = (
-            NEAR_LINE * (1.0 - (distance - 1) / 4.5),
-            f"changed {where}, {distance} line(s) from the failing line",
-        )
-    elif line.in_function:
-        position, text = IN_FUNCTION, f"changed {where}{function}, the failing function"
-    else:
-        position, text = NEAR_LINE / 3, f"changed {where} near the failing line"
-    frame = frame_weight(line.depth, line.role)
-    if line.role in _ROLE_NOTE:
-        text += _ROLE_NOTE[line.role]
-    elif line.depth == 0:
-        text += " (the application frame nearest the raise)"
-    else:
-        text += f" (caller, {line.depth} application frame(s) above the raise)"
-    if line.cosmetic:
-        position *= COSMETIC_LINE
-        text = f"only reformatted {where}; blame continued past it to the commit that wrote it"
-    return BASE * position * frame, text
-
-
-def _score(
-    case: _Case,
-    facts: tuple[tuple[str, ...], int, int, int] | None,
-    first_seen: datetime,
-    deploy: frozenset[str] | None,
-    ranking: Ranking,
-) -> SuspectCommit:
-    commit = case.commit
-    factor, notes = 1.0, []
+def reasons(
+    scored: Scored, commit: CommitInfo, first_seen: datetime, reformatted: dict[tuple[str, int], str] | None = None
+) -> list[str]:
+    """The facts behind the features that raised the score, strongest first, then those that lowered it.
+    ``reformatted``: (path, line) → the commit that only reformatted that line, which blame went past."""
+    cand, contributions = scored.candidate, scored.contributions
+    up = sorted((v, k) for k, v in contributions.items() if v > 0.05)[::-1]
+    down = sorted((v, k) for k, v in contributions.items() if v < -0.05)
+    out: list[str] = []
+    for _, name in up + down:
+        text = _sentence(name, cand, contributions[name] > 0, reformatted or {})
+        if text and text not in out:
+            out.append(text)
     age_days = max(0.0, (first_seen - commit.committed_at).total_seconds() / 86400)
-    recency = RECENCY_FLOOR + (1 - RECENCY_FLOOR) * math.pow(0.5, age_days / RECENCY_HALF_LIFE_DAYS)
-    factor *= recency
-    notes.append(f"committed {span(age_days)} before first-seen")
-    kind_factor, kind_notes = _kind(commit, facts, ranking)
-    factor *= kind_factor
-    notes += kind_notes
-    if deploy is not None:
-        inside = commit.sha in deploy
-        factor *= IN_DEPLOY if inside else OUTSIDE_DEPLOY
-        notes.append("in the deploy range" if inside else "not in the deploy range")
-    if case.cosmetic_lines and not any(w > COSMETIC_LINE * BASE for w, _ in case.reasons):
-        notes.append("formatting-only change of the blamed lines")
-    score = min(1.0, case.strength() * factor)
-    reasons = [text for _, text in sorted(case.reasons, key=lambda r: -r[0])]
-    return SuspectCommit(
-        sha=commit.sha,
-        author=commit.author,
-        authored_at=commit.authored_at,
-        committed_at=commit.committed_at,
-        summary=commit.summary,
-        score=round(score, 3),
-        reasons=tuple(_dedupe(reasons)[:4] + notes),
-    )
+    out.append(f"committed {span(age_days)} before first-seen")
+    return out[:6]
 
 
-def _kind(
-    commit: CommitInfo, facts: tuple[tuple[str, ...], int, int, int] | None, ranking: Ranking
-) -> tuple[float, list[str]]:
-    factor, notes = 1.0, []
-    if facts is not None:
-        parents, files, _, _ = facts
-        if len(parents) > 1:
-            factor *= MERGE
-            notes.append("merge commit: its own changes are usually conflict resolution")
-        elif files == 0 and parents:
-            factor *= WHITESPACE_ONLY
-            notes.append("whitespace-only commit")
-        elif files > ranking.bulk_files:
-            factor *= BULK
-            notes.append(f"bulk change of {files} files (mass rename, reformat or vendoring)")
-    if _REVERT_MESSAGE.match(commit.summary):
-        factor *= REVERT
-        notes.append("a revert or backout")
-    if _FORMATTING_MESSAGE.search(commit.summary):
-        factor *= FORMATTING
-        notes.append("its message says it is a formatting or lint change")
-    return factor, notes
+def _line_ref(line: LineBlame, reformatted: dict[tuple[str, int], str] | None = None) -> str:
+    function = f" in `{line.function}`" if line.function else ""
+    past = (reformatted or {}).get((line.path, line.line))
+    return f"{line.path}:{line.line}{function}" + (f", found past the reformatting in {past[:7]}" if past else "")
 
 
-def _deploy_commits(evidence: Evidence, repo: RepoView) -> frozenset[str] | None:
-    if evidence.release_range is None:
-        return None
-    return repo.commits_in_range(*evidence.release_range)
+def _first(cand: Candidate, test: Callable[[LineBlame], bool]) -> LineBlame | None:
+    return next((ln for ln in cand.lines if not ln.cosmetic and test(ln)), None)
 
 
-def _with_facts(
-    commits: dict[str, CommitInfo], facts: dict[str, tuple[tuple[str, ...], int, int, int]]
-) -> dict[str, CommitInfo]:
-    out = dict(commits)
-    for sha, (parents, files, added, deleted) in facts.items():
-        if sha in out:
-            out[sha] = replace(out[sha], parents=parents, files_changed=files, lines_added=added, lines_deleted=deleted)
-    return out
+def _line_sentence(name: str, cand: Candidate, reformatted: dict[tuple[str, int], str]) -> str | None:
+    """The sentences that name one of the commit's lines."""
+    line: LineBlame | None = None
+    text = ""
+    if name == "exact_nearest":
+        line = _first(cand, lambda ln: ln.line == ln.frame_line and ln.depth == 0 and ln.role != "test")
+        text = "last changed the failing line {} (the frame nearest the raise)"
+    elif name == "raise_line":
+        line = _first(cand, lambda ln: ln.line == ln.frame_line and ln.statement == "raise")
+        text = "wrote the raise at {}: a new check that rejects this input"
+    elif name == "guard_condition":
+        conditions = [ln for ln in cand.lines if ln.statement == "condition" and 0 < ln.frame_line - ln.line <= 3]
+        line = max(conditions, key=lambda ln: ln.line) if conditions else None
+        text = "wrote the condition {} that guards the raise"
+    elif name == "near_nearest":
+        line = _first(cand, lambda ln: ln.depth == 0 and 0 < abs(ln.line - ln.frame_line) <= 3)
+        text = "changed {}, " + (f"{abs(line.line - line.frame_line)} line(s) from the failing line" if line else "")
+    elif name == "exact_callers":
+        line = _first(cand, lambda ln: ln.line == ln.frame_line and ln.depth > 0)
+        text = "last changed the failing line of a caller, {}"
+    return text.format(_line_ref(line, reformatted)) if line is not None else None
 
 
-def _dedupe(items: list[str]) -> list[str]:
-    seen: set[str] = set()
-    return [x for x in items if not (x in seen or seen.add(x))]  # type: ignore[func-returns-value]
+def _sentence(name: str, cand: Candidate, raised: bool, reformatted: dict[tuple[str, int], str]) -> str | None:
+    f = cand.features
+    if name in ("exact_nearest", "raise_line", "guard_condition", "near_nearest", "exact_callers"):
+        return _line_sentence(name, cand, reformatted) if f.get(name) else None
+    if name == "function_share_nearest" and f.get(name):
+        return f"wrote {f[name]:.0%} of the blamed lines of the failing function"
+    if name in ("newest_rank", "newest_in_nearest") and raised:
+        return "the newest of the commits blamed for the failing code"
+    if name == "cosmetic_only" and f.get(name):
+        line = cand.lines[0]
+        return f"only reformatted {line.path}:{line.line}; blame continued past it to the commit that wrote it"
+    if name == "test_only" and f.get(name):
+        return "changed only test code in the trace"
+    if name == "helper_only" and f.get(name):
+        return "changed only shared helper code in the trace"
+    if name == "merge" and f.get(name):
+        return "merge commit: its own changes are usually conflict resolution"
+    if name == "revert" and f.get(name):
+        return "a revert or backout"
+    if name == "formatting_message" and f.get(name):
+        return "its message says it is a formatting or lint change"
+    if name in ("bulk", "log_files") and not raised and f.get("bulk"):
+        return f"bulk change of {round(math.expm1(f['log_files']))} files (mass rename, reformat or vendoring)"
+    if name == "deploy" and f.get(name):
+        return "in the deploy range" if f[name] > 0 else "not in the deploy range"
+    if name == "min_depth" and not raised and f.get(name, 0) >= 1:
+        return f"its nearest line is {int(f[name])} application frame(s) above the raise"
+    return None
