@@ -46,9 +46,9 @@ def find_source(repo: str, local: Path) -> str:
     return f"https://github.com/{repo}.git"
 
 
-def clone_once(repo: str, local: Path, needed: list[str]) -> Path:
-    """One isolated clone per repository under benchmarks/work/repos, reused while it holds ``needed``."""
-    target = WORK_DIR / "repos" / repo.split("/")[-1]
+def clone_once(repo: str, local: Path, needed: list[str], into: Path = WORK_DIR / "repos") -> Path:
+    """One isolated clone per repository under ``into`` (benchmarks/work/repos), reused while it holds ``needed``."""
+    target = into / repo.split("/")[-1]
     if target.exists() and _has_commits(target, needed) and _is_isolated(target):
         return target
     if target.exists():

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 CORPUS_DIR = PROJECT_ROOT / "benchmarks" / "cases"
 CACHE_DIR = WORK_DIR / "features"
+FEATURE_CLONES = WORK_DIR / "feature-repos"  # clones of their own: a baseline run may use the others meanwhile
 _CODE = ("linkers", "incidentbot/parse", "incidentbot/revision.py", "incidentbot/repo.py", "benchmarks/features.py")
 
 
@@ -76,7 +77,8 @@ def rows_for_all(cases: list[dict[str, Any]], repos: Path) -> list[CaseRows]:
         by_repo.setdefault(case["repo"], []).append(case)
     for repo_name, group in sorted(by_repo.items()):
         pending = [c for c in group if not _cached(c, version)]
-        clone = clone_once(repo_name, repos, [c["head"] for c in group]) if pending else None
+        heads = [c["head"] for c in group]
+        clone = clone_once(repo_name, repos, heads, into=FEATURE_CLONES) if pending else None
         for case in group:
             cached = _cached(case, version)
             if cached is None:

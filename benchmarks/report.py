@@ -47,7 +47,10 @@ def accuracy_section(results: list[CaseResult]) -> list[str]:
     """The summary table (ours and the baselines side by side) and the per-case table."""
     methods = list(results[0].answers) if results else []
     out = [
-        "## Accuracy",
+        "## Accuracy end to end on the shared cases (in-sample)",
+        "",
+        "`incidentbot triage --json` as a user runs it, with the shipped weights. These 20 cases are part of the",
+        "corpus the weights were fitted on, so this table checks the command, not the accuracy on unseen code.",
         "",
         f"{len(results)} cases. Suspects: top-k = a culprit (`bic`) among the first k commits; MRR over the",
         "first hit. Location and owner: see docs/benchmarks.md. Published = the cases' README (top-1/top-3/MRR/owner).",

@@ -15,6 +15,7 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 
 from benchmarks.accuracy import DEFAULT_CASES_DIR, Case, load_cases, run_accuracy  # noqa: E402
 from benchmarks.checkouts import PROJECT_ROOT, CheckoutError, checkout, clone_once, repos_dir  # noqa: E402
+from benchmarks.features import CORPUS_DIR  # noqa: E402
 from benchmarks.genrepo import GenParams, generate  # noqa: E402
 from benchmarks.report import accuracy_section, machine, speed_section  # noqa: E402
 from benchmarks.speed import SpeedResult, batch_traces, measure  # noqa: E402
@@ -38,6 +39,12 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     if args.only in (None, "accuracy"):
+        from benchmarks.crossval import run as run_crossval
+        from benchmarks.model_cost import measure as model_cost
+        from benchmarks.model_cost import section as model_cost_section
+
+        lines += run_crossval(repos, args.corpus)
+        lines += model_cost_section(model_cost(repos))
         lines += accuracy_section(run_accuracy(cases, repos))
     if args.only in (None, "speed"):
         lines += speed_section(_speed(args, cases, repos))
@@ -92,7 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", choices=("accuracy", "speed", "llm", "daemon"), help="run one part only")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions and smaller batches (smoke test)")
     parser.add_argument("--repos-dir", type=Path, help="local copies as OWNER+NAME/repo or OWNER/NAME")
-    parser.add_argument("--cases", type=Path, default=DEFAULT_CASES_DIR, help="folder of accuracy case JSON files")
+    parser.add_argument("--cases", type=Path, default=DEFAULT_CASES_DIR, help="the shared cases, run end to end")
+    parser.add_argument("--corpus", type=Path, default=CORPUS_DIR, help="the training corpus, cross-validated")
     parser.add_argument("--repo", type=Path, action="append", default=[], help="also measure speed on this repo")
     return parser
 
