@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 CALIBRATION_PNG = PROJECT_ROOT / "benchmarks" / "calibration.png"
 BASELINE_CACHE = WORK_DIR / "baselines"
 OURS = "incidentbot (cross-validated)"
+MODEL_ORDER = "fitted models alone: suspect order, location, owner (cross-validated)"
 IN_SAMPLE = "incidentbot in-sample (not a result)"
 KS = (1, 3, 5)
 
@@ -47,9 +48,11 @@ def run(repos: Path, cases_dir: Path = CORPUS_DIR) -> list[str]:
     cv = {s.id: s for s in cross_validate(rows)}
     fitted = {s.id: s for s in in_sample(rows)}
     baselines = baseline_results(cases, repos)
-    table: dict[str, dict[str, Row]] = {OURS: {}, IN_SAMPLE: {}}
+    table: dict[str, dict[str, Row]] = {OURS: {}, MODEL_ORDER: {}, IN_SAMPLE: {}}
     for case in cases:
         table[OURS][case.id] = _ours(cv[case.id])
+        alone = cv[case.id]
+        table[MODEL_ORDER][case.id] = Row(alone.rank_model, None, None, alone.model_function_hit, alone.model_owner_hit)
         table[IN_SAMPLE][case.id] = _ours(fitted[case.id])
         refined = set(raw[case.id].get("bic_refined") or case.bic)
         for name in BASELINES:
@@ -169,6 +172,8 @@ def _render(
                 "|---|---|---|---|---|---|---|---|",
             ]
             for method, by_case in table.items():
+                if refined and method == MODEL_ORDER:
+                    continue
                 m = _metrics([by_case[i] for i in ids], refined)
                 out.append(
                     f"| {method} | {_fmt(m['top1'])} | {_fmt(m['top3'])} | {_fmt(m['top5'])} | {_fmt(m['mrr'])} | "

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.checkouts import PROJECT_ROOT, WORK_DIR, checkout, clone_once
+from benchmarks.choices import location_candidates
 from incidentbot.models import Evidence, Person
 from incidentbot.parse import parse_trace
 from incidentbot.pipeline import link, open_repo
 from incidentbot.settings import Ranking, Settings
-from linkers.choices import location_candidates
 from linkers.model import LinearModel
 from linkers.suspect_features import FEATURES
 from linkers.suspects import SuspectRanker

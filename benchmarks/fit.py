@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.checkouts import repos_dir
+from benchmarks.choices import LOCATION_FEATURES, OWNER_FEATURES, PersonCandidate, owner_candidates
 from benchmarks.features import CORPUS_DIR, CaseRows, load_corpus, rows_for_all
 from incidentbot.models import Person
-from linkers.choices import LOCATION_FEATURES, OWNER_FEATURES, PersonCandidate, owner_candidates
 from linkers.model import WEIGHTS_DIR, LinearModel
-from linkers.suspect_features import COMMIT_FACT_FEATURES, FEATURES
+from linkers.suspect_features import COMMIT_FACT_FEATURES, FEATURES, deepest_first
 from linkers.suspects import SHORTLIST
 
 log = logging.getLogger(__name__)
@@ -45,9 +45,12 @@ class CaseScore:
     language: str
     rank: int | None  # of the first culprit among the shown suspects
     rank_refined: int | None
-    file_hit: bool
+    rank_model: int | None  # the fitted model's order alone, without the innermost line's commit leading
+    file_hit: bool  # the runtime's location: the innermost in-app frame, application code first
     function_hit: bool
-    owner_hit: bool
+    owner_hit: bool  # the runtime's first owner: the top suspect's author
+    model_function_hit: bool  # the fitted location model's choice, for comparison
+    model_owner_hit: bool  # the fitted owner model's choice, for comparison
     shown: list[tuple[float, bool]] = field(default_factory=list)  # (score, is culprit) of the shown suspects
 
 
@@ -118,31 +121,41 @@ def people(case: CaseRows, suspects: LinearModel) -> list[tuple[PersonCandidate,
     return [(cand, any(hits[sha] for sha in cand.shas)) for cand in owner_candidates(ranked)]
 
 
-def ranked_suspects(case: CaseRows, model: LinearModel) -> list[tuple[float, dict[str, Any]]]:
-    """As the runtime ranks: a first pass without commit facts picks the shortlist, then the full score."""
+def ranked_suspects(case: CaseRows, model: LinearModel, lead: bool = True) -> list[tuple[float, dict[str, Any]]]:
+    """As the runtime ranks: a first pass without commit facts picks the shortlist, then the full score; with
+    ``lead``, the commit of the innermost failing line first (``deepest_first``)."""
 
     def first_pass(s: dict[str, Any]) -> float:
         return model.logit({k: v for k, v in s["features"].items() if k not in COMMIT_FACT_FEATURES})
 
-    shortlist = sorted(case.suspects, key=lambda s: -first_pass(s))[:SHORTLIST]
-    scored = [(0.0 if s["features"].get("cosmetic_only") else model.probability(s["features"]), s) for s in shortlist]
+    shortlist = deepest_first(sorted(case.suspects, key=lambda s: -first_pass(s)), lambda s: s["features"])
+    scored = [
+        (0.0 if s["features"].get("cosmetic_only") else model.probability(s["features"]), s)
+        for s in shortlist[:SHORTLIST]
+    ]
     scored.sort(key=lambda item: (-item[0], -datetime.fromisoformat(item[1]["committed_at"]).timestamp()))
-    return scored
+    return deepest_first(scored, lambda item: item[1]["features"]) if lead else scored
 
 
 def score_case(case: CaseRows, models: dict[str, LinearModel]) -> CaseScore:
     scored = ranked_suspects(case, models["suspects"])[:SHOWN]
     rank = next((i + 1 for i, (_, s) in enumerate(scored) if s["hit"]), None)
     rank_refined = next((i + 1 for i, (_, s) in enumerate(scored) if s["hit_refined"]), None)
+    alone = ranked_suspects(case, models["suspects"], lead=False)[:SHOWN]
+    rank_model = next((i + 1 for i, (_, s) in enumerate(alone) if s["hit"]), None)
     frame = _best(framed(case, models["suspects"]), models["location"])
     owner = _best([(c.features, hit) for c, hit in people(case, models["suspects"])], models["owners"])
+    nearest = next((f for f in case.frames if not f["features"].get("test")), case.frames[0] if case.frames else None)
     return CaseScore(
         case.id,
         case.project,
         case.language,
         rank,
         rank_refined,
-        bool(frame and frame[1]["hit_file"]),
+        rank_model,
+        bool(nearest and nearest["hit_file"]),
+        bool(nearest and nearest["hit"]),
+        bool(scored and scored[0][1]["author_hit"]),
         bool(frame and frame[1]["hit"]),
         bool(owner and owner[1]),
         [(p, bool(s["hit"])) for p, s in scored],
@@ -221,9 +234,12 @@ def in_sample(cases: Sequence[CaseRows]) -> list[CaseScore]:
     return [score_case(c, models) for c in cases]
 
 
-def summary(scores: Sequence[CaseScore], refined: bool = False) -> dict[str, float]:
+def summary(scores: Sequence[CaseScore], refined: bool = False, model_order: bool = False) -> dict[str, float]:
+    """``model_order``: the fitted models alone (suspect order, location model, owner model)."""
     n = len(scores) or 1
-    ranks = [s.rank_refined if refined else s.rank for s in scores]
+    ranks = [s.rank_model if model_order else s.rank_refined if refined else s.rank for s in scores]
+    functions = [s.model_function_hit if model_order else s.function_hit for s in scores]
+    owners = [s.model_owner_hit if model_order else s.owner_hit for s in scores]
     return {
         "cases": len(scores),
         "top1": sum(1 for r in ranks if r == 1) / n,
@@ -231,8 +247,8 @@ def summary(scores: Sequence[CaseScore], refined: bool = False) -> dict[str, flo
         "top5": sum(1 for r in ranks if r is not None and r <= 5) / n,
         "mrr": sum(1 / r for r in ranks if r) / n,
         "file1": sum(s.file_hit for s in scores) / n,
-        "function1": sum(s.function_hit for s in scores) / n,
-        "owner1": sum(s.owner_hit for s in scores) / n,
+        "function1": sum(functions) / n,
+        "owner1": sum(owners) / n,
     }
 
 
@@ -279,8 +295,10 @@ def plot_calibration(bands: list[tuple[tuple[float, float], int, float, float]],
 
 
 def write_weights(models: dict[str, LinearModel]) -> None:
-    for name, model in models.items():
-        (WEIGHTS_DIR / f"{name}.json").write_text(json.dumps(model.to_json(), indent=1) + "\n")
+    """The suspect model ships; the location and owner models are fitted for comparison only (the runtime uses
+    the simpler rules that matched or beat them under cross-validation)."""
+    model = models["suspects"]
+    (WEIGHTS_DIR / "suspects.json").write_text(json.dumps(model.to_json(), indent=1) + "\n")
 
 
 def corpus_rows(cases_dir: Path, repos: Path) -> list[CaseRows]:
@@ -302,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     for language, group in sorted(by_language.items()):
         print(language, json.dumps({k: round(v, 3) for k, v in summary(group).items()}))
         print(language, "refined", json.dumps({k: round(v, 3) for k, v in summary(group, refined=True).items()}))
+        print(
+            language, "model order", json.dumps({k: round(v, 3) for k, v in summary(group, model_order=True).items()})
+        )
     print("in-sample", json.dumps({k: round(v, 3) for k, v in summary(in_sample(rows)).items()}))
     for band in calibration(scores):
         print(band)

@@ -1,6 +1,6 @@
-"""What the fitted models add to a triage: the time to compute every candidate's features and score it with the
-suspect, location and owner models, on corpus cases after blame (the git calls, which the ranking needed
-before the models too, are not counted). The target is under 5 ms per trace.
+"""What the fitted model adds to a triage: the time to compute every candidate commit's features, score and
+order them and weigh the reasons, on corpus cases after blame (the git calls, which the ranking needed before
+the model too, are not counted). The target is under 5 ms per trace.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from benchmarks.features import FEATURE_CLONES, load_corpus
 from incidentbot.parse import parse_trace
 from incidentbot.pipeline import link
 from incidentbot.settings import Settings
-from linkers.choices import location_candidates, owner_candidates
 from linkers.model import shipped
-from linkers.suspect_features import collect, trace_features
+from linkers.suspect_features import collect, deepest_first, trace_features
 
 CASES = 40
 ROUNDS = 20
@@ -25,8 +24,9 @@ ROUNDS = 20
 
 def measure(repos: Path, cases_limit: int = CASES) -> list[float]:
     """Milliseconds per trace (the median of ``ROUNDS`` runs), one figure per case."""
-    cases = load_corpus()[:: max(1, len(load_corpus()) // cases_limit)][:cases_limit]
-    suspects, location, owners = shipped("suspects"), shipped("location"), shipped("owners")
+    corpus = load_corpus()
+    cases = corpus[:: max(1, len(corpus) // cases_limit)][:cases_limit]
+    model = shipped("suspects")
     out: list[float] = []
     for case in cases:
         clone = clone_once(case["repo"], repos, [case["head"]], into=FEATURE_CLONES)
@@ -42,13 +42,10 @@ def measure(repos: Path, cases_limit: int = CASES) -> list[float]:
             started = time.perf_counter()
             candidates, _ = collect(evidence.blame, commits, first_seen)
             trace_features(candidates, first_seen)
-            ranked = sorted(candidates.values(), key=lambda c: -suspects.probability(c.features))
-            top = ranked[0].commit.sha if ranked else None
-            for frame in location_candidates(evidence):
-                location.probability(frame.with_top_suspect(top))
-            shown = [(c.commit.author, c.commit.sha, suspects.probability(c.features), c.features) for c in ranked[:5]]
-            for person in owner_candidates(shown):
-                owners.probability(person.features)
+            ranked = sorted(candidates.values(), key=lambda c: -model.probability(c.features))
+            deepest_first(ranked, lambda c: c.features)
+            for cand in ranked[:5]:
+                model.contributions(cand.features)  # the reasons
             runs.append((time.perf_counter() - started) * 1000)
         out.append(statistics.median(runs))
     return out
@@ -58,9 +55,9 @@ def section(figures: list[float]) -> list[str]:
     ordered = sorted(figures)
     p90 = ordered[int(0.9 * (len(ordered) - 1))] if ordered else 0.0
     return [
-        "## What the fitted models cost",
+        "## What the fitted model costs",
         "",
-        f"Features and scores of every candidate commit, frame and owner, on {len(figures)} corpus cases after blame "
+        f"Features, scores and reasons of every candidate commit, on {len(figures)} corpus cases after blame "
         f"(median of {ROUNDS} runs each; the git calls are not counted): median "
         f"{statistics.median(figures) if figures else 0:.2f} ms per trace, p90 {p90:.2f} ms, max "
         f"{max(figures) if figures else 0:.2f} ms (target: under 5 ms).",

@@ -1,4 +1,7 @@
-"""Owners of the failing code: CODEOWNERS, then the suspects' authors ranked by the fitted owner model.
+"""Owners of the failing code: CODEOWNERS, the top suspect's author, and the failing lines' latest author.
+
+The top suspect's author comes first among people: on the training corpus, cross-validated across projects, that
+names an author of the culprit more often than a fitted model over the suspects' authors (benchmarks/results.md).
 
 CODEOWNERS follows GitHub: the first of ``.github/CODEOWNERS``, ``CODEOWNERS``, ``docs/CODEOWNERS`` found at the
 revision is used, and the last matching pattern wins (the ``codeowners`` package implements the matching).
@@ -15,12 +18,9 @@ from codeowners import CodeOwners
 from incidentbot.models import CommitInfo, Evidence, LineBlame, Owner, OwnerSource, Person
 from incidentbot.repo import RepoView
 from incidentbot.settings import Settings
-from linkers.choices import owner_candidates
 from linkers.identity import canonical_people, github_login
-from linkers.model import shipped
 
 CODEOWNERS_PLACES = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
-MAX_PEOPLE = 1  # people named beside CODEOWNERS: the most likely author of the culprit (the suspects name the rest)
 
 
 class OwnerFinder:
@@ -42,17 +42,14 @@ class OwnerFinder:
         return replace(evidence, owners=_dedupe(owners), warnings=evidence.warnings + tuple(warnings))
 
     def _authors(self, evidence: Evidence, repo: RepoView) -> list[Owner]:
-        """The suspects' authors, most likely author of the culprit first (the fitted owner model)."""
-        if not evidence.suspects:
-            latest = _latest_line_commit(evidence)
-            if latest is None:
-                return []
+        found: list[tuple[Person, OwnerSource, str]] = []
+        if evidence.suspects:
+            top = evidence.suspects[0]
+            found.append((top.author, "suspect-author", f"wrote the top suspect {top.sha[:7]} (score {top.score:.2f})"))
+        latest = _latest_line_commit(evidence)
+        if latest is not None:
             commit, line = latest
-            found: list[tuple[Person, OwnerSource, str]] = [
-                (commit.author, "line-author", f"last changed {line.path}:{line.line} in {commit.sha[:7]}")
-            ]
-        else:
-            found = self._ranked_people(evidence)
+            found.append((commit.author, "line-author", f"last changed {line.path}:{line.line} in {commit.sha[:7]}"))
         people = canonical_people(repo, [person for person, _, _ in found])
         return [
             Owner(
@@ -62,24 +59,6 @@ class OwnerFinder:
             )
             for person, (_, source, reason) in zip(people, found, strict=True)
         ]
-
-    def _ranked_people(self, evidence: Evidence) -> list[tuple[Person, OwnerSource, str]]:
-        model = shipped("owners")
-        top = evidence.suspects[0]
-        candidates = owner_candidates((s.author, s.sha, s.score, dict(s.features)) for s in evidence.suspects)
-        candidates.sort(key=lambda c: -model.probability(c.features))
-        found: list[tuple[Person, OwnerSource, str]] = []
-        for cand in candidates[:MAX_PEOPLE]:
-            if top.sha in cand.shas:
-                found.append(
-                    (cand.person, "suspect-author", f"wrote the top suspect {top.sha[:7]} (score {top.score:.2f})")
-                )
-            else:
-                first = cand.shas[0]
-                found.append(
-                    (cand.person, "line-author", f"wrote the suspect {first[:7]}, blamed for the failing code")
-                )
-        return found
 
 
 def codeowners_for(repo: RepoView, rev: str, path: str, warnings: list[str]) -> list[Owner]:

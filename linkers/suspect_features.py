@@ -14,9 +14,11 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from incidentbot.models import CommitInfo, LineBlame
 
+T = TypeVar("T")
 NEAR = 3  # lines above or below a failing line that count as "near" it
 MAX_DEPTH = 6  # frames deeper than this count as this deep
 _FORMATTING_MESSAGE = re.compile(
@@ -143,6 +145,24 @@ def trace_features(candidates: dict[str, Candidate], first_seen: datetime) -> No
         f["revert"] = float(bool(_REVERT_MESSAGE.match(cand.commit.summary)))
         f["formatting_message"] = float(bool(_FORMATTING_MESSAGE.search(cand.commit.summary)))
         cand.features = dict(f)
+
+
+def deepest_first(ranked: list[T], features_of: Callable[[T], dict[str, float]]) -> list[T]:
+    """The commit that last changed the innermost failing line first, then the rest in the given order.
+
+    The fitted model's order alone names the culprit first less often than this on projects it never saw
+    (``make bench`` shows both, cross-validated); a refit that beats it makes this step removable. A commit that
+    only reformatted that line does not lead.
+    """
+    lead = next(
+        (
+            i
+            for i, item in enumerate(ranked)
+            if features_of(item).get("exact_deepest") and not features_of(item).get("cosmetic_only")
+        ),
+        None,
+    )
+    return ranked if lead is None else [ranked[lead], *ranked[:lead], *ranked[lead + 1 :]]
 
 
 def _guard_lines(lines: list[LineBlame]) -> set[tuple[str, int]]:

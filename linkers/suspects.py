@@ -22,7 +22,7 @@ from incidentbot.prompting import span
 from incidentbot.repo import RepoView
 from incidentbot.settings import Ranking, Settings
 from linkers.model import LinearModel, shipped
-from linkers.suspect_features import Candidate, collect, commit_features, trace_features
+from linkers.suspect_features import Candidate, collect, commit_features, deepest_first, trace_features
 
 SHORTLIST = 30  # candidates whose commit facts are read (one ``git log`` for all); the rest keep trace features
 
@@ -39,9 +39,10 @@ class SuspectRanker:
 
     name = "suspects"
 
-    def __init__(self, ranking: Ranking, model: LinearModel | None = None) -> None:
+    def __init__(self, ranking: Ranking, model: LinearModel | None = None, deepest_first: bool = True) -> None:
         self.ranking = ranking
         self.model = model or shipped("suspects")
+        self.deepest_first = deepest_first
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -76,13 +77,15 @@ class SuspectRanker:
         trace_features(candidates, first_seen)
         # Commit facts cost a git call: read them for the candidates that can still win.
         first_pass = sorted(candidates.values(), key=lambda c: -self.model.logit(c.features))  # facts at their mean
-        shortlist = first_pass[:SHORTLIST]
+        shortlist = deepest_first(first_pass, lambda c: c.features)[:SHORTLIST]
         facts = repo.commit_facts([c.commit.sha for c in shortlist])
         deploy = repo.commits_in_range(*evidence.release_range) if evidence.release_range else None
         for cand in shortlist:
             commit_features(cand, facts.get(cand.commit.sha), deploy, self.ranking.bulk_files)
         scored = [Scored(c, self.score(c.features), self.model.contributions(c.features)) for c in shortlist]
         scored.sort(key=lambda s: (-s.score, -s.candidate.commit.committed_at.timestamp()))
+        if self.deepest_first:
+            scored = deepest_first(scored, lambda s: s.candidate.features)
         return scored, newer, facts
 
     def score(self, features: dict[str, float]) -> float:
@@ -158,6 +161,10 @@ def _line_sentence(name: str, cand: Candidate, reformatted: dict[tuple[str, int]
 
 def _sentence(name: str, cand: Candidate, raised: bool, reformatted: dict[tuple[str, int], str]) -> str | None:
     f = cand.features
+    if name == "exact_deepest" and f.get(name):
+        exact = [ln for ln in cand.lines if ln.line == ln.frame_line and not ln.cosmetic]
+        line = max(exact, key=lambda ln: (ln.exception_index, ln.frame_index)) if exact else None
+        return f"last changed the failing line {_line_ref(line, reformatted)} of the innermost frame" if line else None
     if name in ("exact_nearest", "raise_line", "guard_condition", "near_nearest", "exact_callers"):
         return _line_sentence(name, cand, reformatted) if f.get(name) else None
     if name == "function_share_nearest" and f.get(name):
