@@ -31,7 +31,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.corpus.case import CASES_DIR, CorpusCase, authors, commit_time
+from benchmarks.corpus.case import CASES_DIR, CorpusCase, szz_case
 from benchmarks.corpus.shared_cases import shared_ids
 from benchmarks.corpus.szz import git, is_source, szz
 
@@ -313,22 +313,16 @@ def capture(bug: Bug, git_dir: Path, repo: str) -> tuple[CorpusCase | None, str]
         result = szz(git_dir, fixed, parent=buggy)
         if result is None:
             return None, "szz found no source line"
-        case = CorpusCase(
+        case = szz_case(
+            git_dir,
+            result,
             id=bug.id,
             project=bug.project.lower(),
             language="python",
             repo=repo,
             head=buggy,
-            head_time=commit_time(git_dir, buggy),
             fix=fixed,
             trace=trace,
-            trace_format="python",
-            bic=result.bic,
-            bic_authors=authors(git_dir, result.bic),
-            fix_locations=result.fix_locations,
-            szz_kind=result.kind,
-            label_source="szz",
-            bic_refined=result.bic_refined,
             source=f"BugsInPy {bug.project} bug {bug.number}",
             test_command=command,
             exc_type=last_frame_and_exception(trace)[1],

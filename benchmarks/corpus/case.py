@@ -9,7 +9,10 @@ import json
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from benchmarks.corpus.szz import SzzResult
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
 REQUIRED = ("id", "repo", "head", "head_time", "trace", "bic", "bic_authors", "fix_locations", "szz_kind", "fix")
@@ -41,6 +44,44 @@ class CorpusCase:
         path = directory / f"{self.id}.json"
         path.write_text(json.dumps(asdict(self), indent=1, ensure_ascii=False) + "\n")
         return path
+
+
+def szz_case(
+    git_dir: Path,
+    result: SzzResult,
+    *,
+    id: str,
+    project: str,
+    language: str,
+    repo: str,
+    head: str,
+    fix: str,
+    trace: str,
+    source: str,
+    test_command: str,
+    exc_type: str,
+) -> CorpusCase:
+    """A case labelled by SZZ: its commits, authors and fix locations from ``result``."""
+    return CorpusCase(
+        id=id,
+        project=project,
+        language=language,
+        repo=repo,
+        head=head,
+        head_time=commit_time(git_dir, head),
+        fix=fix,
+        trace=trace,
+        trace_format=language,
+        bic=result.bic,
+        bic_authors=authors(git_dir, result.bic),
+        fix_locations=result.fix_locations,
+        szz_kind=result.kind,
+        label_source="szz",
+        bic_refined=result.bic_refined,
+        source=source,
+        test_command=test_command,
+        exc_type=exc_type,
+    )
 
 
 def commit_time(git_dir: Path, sha: str) -> str:

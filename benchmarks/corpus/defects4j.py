@@ -39,7 +39,7 @@ from pathlib import Path
 
 from unidiff import PatchSet
 
-from benchmarks.corpus.case import CorpusCase, authors, commit_time
+from benchmarks.corpus.case import CorpusCase, szz_case
 from benchmarks.corpus.szz import is_source, szz
 
 PROJECTS: dict[str, tuple[str, str]] = {  # Defects4J name -> (mirror dir, GitHub repo)
@@ -256,22 +256,16 @@ def build_case(mirror: Path, bug: Bug) -> CorpusCase:
         found = szz(git_dir, bug.fixed, parent=bug.buggy, patch=labels)
         if found is None:
             raise Reject("szz: the fix changed no source line")
-        return CorpusCase(
+        return szz_case(
+            git_dir,
+            found,
             id=f"{bug.project.lower()}-{bug.bid}",
             project=bug.project.lower(),
             language="java",
             repo=repo,
             head=bug.buggy,
-            head_time=commit_time(git_dir, bug.buggy),
             fix=bug.fixed,
             trace=trace,
-            trace_format="java",
-            bic=found.bic,
-            bic_authors=authors(git_dir, found.bic),
-            fix_locations=found.fix_locations,
-            szz_kind=found.kind,
-            label_source="szz",
-            bic_refined=found.bic_refined,
             source=f"Defects4J {bug.project} {bug.bid}",
             test_command=test,
             exc_type=exc,
