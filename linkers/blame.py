@@ -301,6 +301,8 @@ def is_cosmetic(repo: RepoView, line: BlamedLine, meta: _CommitMeta) -> bool:
     after = repo.read_git_blob_lines(line.sha, line.orig_path)
     if not before or not after or not 0 < line.orig_line <= len(after):
         return False
+    if line.text in before or code not in "".join(normalise_code(old) for old in before):
+        return False  # unchanged text, or code that stood nowhere before: no diff needed to say it is not cosmetic
     block = _changed_block(before, after, line.orig_line - 1)
     if block is None:
         return False

@@ -112,6 +112,15 @@ def test_only_the_same_statement_in_the_same_place_is_cosmetic(git_repo: GitRepo
     assert (formatter, True) in flags and (writer, False) in flags
 
 
+def test_joining_a_wrapped_call_is_cosmetic(git_repo: GitRepoBuilder) -> None:
+    wrapped = "def total(items, rate):\n    value = compute(\n        items, rate\n    )\n    return value\n"
+    writer = git_repo.commit("Compute totals", ALICE, "2024-01-01T00:00:00", {"a.py": wrapped})
+    joined = "def total(items, rate):\n    value = compute(items, rate)\n    return value\n"
+    formatter = git_repo.commit("Join the call", DAVE, "2024-02-01T00:00:00", {"a.py": joined})
+    flags = _blame_flags(git_repo, formatter, "a.py", 2)
+    assert (formatter, True) in flags and (writer, False) in flags
+
+
 def test_new_code_that_copies_a_line_is_not_cosmetic(git_repo: GitRepoBuilder) -> None:
     base = "def total(items):\n    value = sum(items)\n    return value\n"
     git_repo.commit("Totals", ALICE, "2024-01-01T00:00:00", {"a.py": base})
