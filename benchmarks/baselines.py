@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 SENTRY_MAX_AGE = timedelta(days=365)
 DATADOG_MAX_AGE = timedelta(days=90)
-GIT_STACKTRACE_TIMEOUT = 600.0
+GIT_STACKTRACE_TIMEOUT = 60.0  # per case; on long Java histories it can run for many minutes: a timeout is a miss
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ labels the culprit, SZZ when bisection is inconclusive.
 Projects here: pygments, jedi, w3lib, cattrs, more-itertools (starlette is mined by ``mine_more``).
 Per-project notes:
 - pygments: most lexer fixes add snippet/example files (``tests/snippets/*.txt``) collected by a conftest hook,
-  not ``test*`` functions, so only fixes with a Python test qualify.
+  not ``test*`` functions, so only fixes with a Python test qualify; commits whose ``external/pyodide``
+  blobs the mirror lacks cannot be checked out and count as errors.
 - jedi: its typeshed and django-stubs are git submodules the mirror's worktree lacks; after every checkout
   the directories are filled with links to those of a released jedi (the venv's for commits using typeshed's
   ``stubs/`` layout, 0.19.2's for older ones), so the typeshed may be newer or older than the commit's own;
@@ -13,6 +14,7 @@ Per-project notes:
 - cattrs uses a ``src/`` layout; pytest's ``pythonpath`` ini option puts ``src`` on ``sys.path``; its tests
   run with hypothesis' "fast" profile (``FAST=1``, 10 examples), so a crash found only by a longer search
   is missed.
+- w3lib's tests before 2020 import ``six``.
 
 Limits: those of ``mine`` (one venv per project, Python 3.11, commits needing other dependencies skipped).
 Scratch lives under /tmp/corpus-mine_extra/ (``mine.SCRATCH`` is redirected there; paths are per project).
@@ -40,6 +42,7 @@ EXTRA_PROJECTS: dict[str, ProjectConfig] = {
         "pygments",
         ("tests/",),
         ("pytest", "wcag-contrast-ratio", "lxml"),
+        since="2018-01-01",
     ),
     "jedi": ProjectConfig(
         "jedi",
@@ -48,7 +51,9 @@ EXTRA_PROJECTS: dict[str, ProjectConfig] = {
         ("test/",),
         ("pytest", "parso>=0.8.3,<0.9.0", "jedi", "docopt", "colorama", "attrs"),
     ),
-    "w3lib": ProjectConfig("w3lib", "scrapy/w3lib", "w3lib", ("tests/",), ("pytest",), since="2018-01-01"),
+    "w3lib": ProjectConfig(
+        "w3lib", "scrapy/w3lib", "w3lib", ("tests/",), ("pytest", "six"), since="2018-01-01"
+    ),  # six: tests before 2020
     "cattrs": ProjectConfig(
         "cattrs",
         "python-attrs/cattrs",
