@@ -112,6 +112,7 @@ def _suspect(s: SuspectCommit) -> dict[str, Any]:
         "summary": s.summary,
         "score": round(s.score, 3),
         "reasons": list(s.reasons),
+        "features": dict(s.features),  # what the fitted ranking weighed (docs/ranking.md)
     }
 
 
