@@ -85,17 +85,24 @@ def rows_for_all(cases: list[dict[str, Any]], repos: Path) -> list[CaseRows]:
                 assert clone is not None
                 log.info("features of %s", case["id"])
                 cached = case_rows(case, clone)
-                (CACHE_DIR / f"{case['id']}.json").write_text(json.dumps({"version": version, "rows": cached.__dict__}))
+                entry = {"version": version, "case": _digest(case), "rows": cached.__dict__}
+                (CACHE_DIR / f"{case['id']}.json").write_text(json.dumps(entry))
             out.append(cached)
     return out
 
 
 def _cached(case: dict[str, Any], version: str) -> CaseRows | None:
+    """The rows of an earlier run, while both the linkers' code and the case itself are unchanged."""
     path = CACHE_DIR / f"{case['id']}.json"
     if not path.exists():
         return None
     data = json.loads(path.read_text())
-    return CaseRows(**data["rows"]) if data.get("version") == version else None
+    fresh = data.get("version") == version and data.get("case") == _digest(case)
+    return CaseRows(**data["rows"]) if fresh else None
+
+
+def _digest(case: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(case, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def case_rows(case: dict[str, Any], clone: Path) -> CaseRows:

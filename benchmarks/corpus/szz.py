@@ -6,7 +6,8 @@
   (a weaker truth).
 Test files, blank lines, comments and lone brackets are left out. ``bic_refined`` adds, for every SZZ
 culprit that only reformatted the blamed line (same text once whitespace is removed and quotes unified), the
-commit that wrote the line (followed up to three reformattings back).
+commit that wrote the line (followed up to three reformattings back), and, where an SZZ culprit is listed in the
+repository's own ``.git-blame-ignore-revs`` (a formatting sweep), the commit blame finds past it.
 """
 
 from __future__ import annotations
@@ -86,12 +87,16 @@ def szz(git_dir: Path, fix: str, parent: str | None = None, patch: str | None = 
     targets = removed if kind == "modified" else neighbours
     bic: list[str] = []
     refined: list[str] = []
+    ignored = _ignored_revs(git_dir, parent)
     for path, numbers in sorted(targets.items()):
         for number in sorted(numbers):
             sha, orig_path, orig_line = blame_line(git_dir, parent, path, number)
             if sha not in bic:
                 bic.append(sha)
-            for writer in _writers_past_reformatting(git_dir, sha, orig_path, orig_line):
+            writers = _writers_past_reformatting(git_dir, sha, orig_path, orig_line)
+            if sha in ignored:  # a commit the repository itself lists as cosmetic (.git-blame-ignore-revs)
+                writers.append(blame_line(git_dir, parent, path, number, ignored)[0])
+            for writer in writers:
                 if writer not in refined:
                     refined.append(writer)
     if not bic:
@@ -124,9 +129,22 @@ def _nearest_code(old: list[str], after: int) -> list[int]:
     return found
 
 
-def blame_line(git_dir: Path, rev: str, path: str, number: int) -> tuple[str, str, int]:
-    """(commit, its path for the file, its line number) that last changed ``path:number`` at ``rev``, ``-w``."""
-    out = git(git_dir, "blame", "-w", "--porcelain", "-L", f"{number},{number}", rev, "--", path)
+def _ignored_revs(git_dir: Path, rev: str) -> frozenset[str]:
+    """The full hashes the repository's ``.git-blame-ignore-revs`` lists at ``rev`` (empty when it has none)."""
+    try:
+        text = git(git_dir, "show", f"{rev}:.git-blame-ignore-revs")
+    except RuntimeError:
+        return frozenset()
+    return frozenset(line.split()[0] for line in text.splitlines() if re.match(r"^[0-9a-f]{40}\b", line))
+
+
+def blame_line(
+    git_dir: Path, rev: str, path: str, number: int, ignore: frozenset[str] = frozenset()
+) -> tuple[str, str, int]:
+    """(commit, its path for the file, its line number) that last changed ``path:number`` at ``rev``, ``-w``;
+    ``ignore``: commits to blame past (as ``git blame --ignore-rev``)."""
+    skip = [arg for sha in sorted(ignore) for arg in ("--ignore-rev", sha)]
+    out = git(git_dir, "blame", "-w", *skip, "--porcelain", "-L", f"{number},{number}", rev, "--", path)
     first = out.splitlines()[0].split()
     sha, orig_line = first[0], int(first[1])
     orig_path = path

@@ -53,6 +53,19 @@ def test_bic_refined_adds_the_writer_past_a_reformatting(git_repo: GitRepoBuilde
     assert result is not None and result.bic == [formatter] and result.bic_refined == [formatter, writer]
 
 
+def test_bic_refined_looks_past_the_repositorys_own_ignore_revs(git_repo: GitRepoBuilder) -> None:
+    # A formatting sweep that re-wraps lines (so no line reads the same) is what .git-blame-ignore-revs is for.
+    writer = git_repo.commit("pricing", ALICE, "2024-01-01T00:00:00", {"shop/pricing.py": PRICING})
+    swept = PRICING.replace("    return total / rate\n", "    return (\n        total / rate\n    )\n")
+    sweep = git_repo.commit("Format everything", DAVE, "2024-02-01T00:00:00", {"shop/pricing.py": swept})
+    git_repo.commit("ignore the sweep", DAVE, "2024-02-02T00:00:00", {".git-blame-ignore-revs": f"{sweep}\n"})
+    fix = git_repo.commit(
+        "fix", CAROL, "2024-03-01T00:00:00", {"shop/pricing.py": swept.replace("total / rate", "total / (rate or 1)")}
+    )
+    result = szz(git_repo.root / ".git", fix)
+    assert result is not None and result.bic == [sweep] and result.bic_refined == [sweep, writer]
+
+
 def test_the_corpus_check_names_reserved_projects_and_repeated_fixes(tmp_path: Path) -> None:
     case = {
         "id": "flask-1",
