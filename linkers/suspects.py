@@ -164,7 +164,12 @@ def _sentence(name: str, cand: Candidate, raised: bool, reformatted: dict[tuple[
     if name == "exact_deepest" and f.get(name):
         exact = [ln for ln in cand.lines if ln.line == ln.frame_line and not ln.cosmetic]
         line = max(exact, key=lambda ln: (ln.exception_index, ln.frame_index)) if exact else None
-        return f"last changed the failing line {_line_ref(line, reformatted)} of the innermost frame" if line else None
+        # Worded as the nearest-frame sentence: when both name the same line, the reasons show it once.
+        return (
+            f"last changed the failing line {_line_ref(line, reformatted)} (the frame nearest the raise)"
+            if line
+            else None
+        )
     if name in ("exact_nearest", "raise_line", "guard_condition", "near_nearest", "exact_callers"):
         return _line_sentence(name, cand, reformatted) if f.get(name) else None
     if name == "function_share_nearest" and f.get(name):
