@@ -84,30 +84,24 @@ def szz_case(
     )
 
 
+def _show(git_dir: Path, sha: str, fmt: str) -> str:
+    """``git show -s --format=FMT SHA`` in a bare repository."""
+    command = ["git", "--git-dir", str(git_dir), "show", "-s", f"--format={fmt}", sha]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+
+
 def commit_time(git_dir: Path, sha: str) -> str:
     """The committer time of ``sha`` as ISO 8601 with its offset normalised to UTC."""
     from datetime import UTC, datetime
 
-    out = subprocess.run(
-        ["git", "--git-dir", str(git_dir), "show", "-s", "--format=%ct", sha],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    return datetime.fromtimestamp(int(out), tz=UTC).isoformat()
+    return datetime.fromtimestamp(int(_show(git_dir, sha, "%ct")), tz=UTC).isoformat()
 
 
 def authors(git_dir: Path, shas: list[str]) -> list[dict[str, str]]:
     """``{"name", "email"}`` of each commit's author, in order, without repeats."""
     seen: list[dict[str, str]] = []
     for sha in shas:
-        out = subprocess.run(
-            ["git", "--git-dir", str(git_dir), "show", "-s", "--format=%an%x00%ae", sha],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        name, email = out.split("\x00")
+        name, email = _show(git_dir, sha, "%an%x00%ae").split("\x00")
         entry = {"name": name, "email": email}
         if entry not in seen:
             seen.append(entry)
