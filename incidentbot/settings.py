@@ -49,7 +49,7 @@ class Ranking(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     blame_window: int = 3  # lines blamed above and below each frame's line
     max_suspects: int = 5
-    max_frames_blamed: int = 6  # in-app frames blamed, nearest the raise first (a 7th weighs under 5 %)
+    max_frames_blamed: int = 6  # in-app frames blamed, nearest the raise first
     bulk_files: int = 50  # a commit touching more files than this is a bulk change
 
 
