@@ -8,10 +8,14 @@ through the deliveries' leases, so a restart posts each report exactly once.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
+import multiprocessing
 import os
+import signal
 import socket
+import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -33,6 +37,7 @@ from incidentbot.store import Store, open_store
 log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 0.2
+PR_SET_PDEATHSIG = 1  # prctl(2) option
 BATCH = 200  # events claimed at once: repeats of one error in a batch are counted and delivered together
 
 
@@ -107,9 +112,11 @@ def worker_process(settings: Settings, index: int, stop: Any, log_level: int) ->
     """
     from incidentbot.daemon import configure_daemon_logging, report_own_errors
 
+    parent_process = multiprocessing.parent_process()
+    parent = parent_process.pid if parent_process and parent_process.pid else os.getppid()
+    _exit_with_parent(parent)
     configure_daemon_logging(settings.log_format, log_level)
     report_own_errors(settings)
-    parent = os.getppid()
     store = open_store(settings.effective_database_url, settings.stale_after_seconds)
     publishers = configured_publishers(settings)
     throttle = Throttle(settings.update_seconds)
@@ -128,6 +135,16 @@ def worker_process(settings: Settings, index: int, stop: Any, log_level: int) ->
                 next_catch_up = time.monotonic() + settings.update_seconds / 2
     finally:
         store.close()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Ask the kernel for SIGTERM when the parent dies (Linux), so a worker never outlives a killed daemon even
+    when it is blocked where the ``getppid`` check in its loop cannot run (a lock its dead parent held)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(0)
 
 
 def _report_for(raw: str, payload: str, settings: Settings, store: Store) -> tuple[Report, bool]:

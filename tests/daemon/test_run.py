@@ -244,3 +244,25 @@ def test_sigterm_lets_the_worker_finish_what_it_holds(
     assert daemon.process is not None and daemon.process.returncode == 0, out
     assert len(slack.roots()) == 1  # the batch in hand was finished (GitHub, then Slack) before the exit
     assert "Traceback" not in out
+
+
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid``, read from /proc."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal and /proc are Linux's")
+def test_workers_exit_when_the_daemon_is_killed(daemon: Daemon) -> None:
+    assert daemon.process is not None
+    workers = _children(daemon.process.pid)
+    assert workers, "incidentbot run started no worker process"
+    daemon.stop(signal.SIGKILL)
+    _until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), "a worker outlived its parent", 15)
