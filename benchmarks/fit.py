@@ -28,8 +28,8 @@ from benchmarks.choices import LOCATION_FEATURES, OWNER_FEATURES, PersonCandidat
 from benchmarks.features import CORPUS_DIR, CaseRows, load_corpus, rows_for_all
 from incidentbot.models import Person
 from linkers.model import WEIGHTS_DIR, LinearModel
-from linkers.suspect_features import COMMIT_FACT_FEATURES, FEATURES, deepest_first
-from linkers.suspects import SHORTLIST
+from linkers.suspect_features import FEATURES
+from linkers.suspects import final_order, select_shortlist
 
 log = logging.getLogger(__name__)
 
@@ -122,19 +122,11 @@ def people(case: CaseRows, suspects: LinearModel) -> list[tuple[PersonCandidate,
 
 
 def ranked_suspects(case: CaseRows, model: LinearModel, lead: bool = True) -> list[tuple[float, dict[str, Any]]]:
-    """As the runtime ranks: a first pass without commit facts picks the shortlist, then the full score; with
-    ``lead``, the commit of the innermost failing line first (``deepest_first``)."""
-
-    def first_pass(s: dict[str, Any]) -> float:
-        return model.logit({k: v for k, v in s["features"].items() if k not in COMMIT_FACT_FEATURES})
-
-    shortlist = deepest_first(sorted(case.suspects, key=lambda s: -first_pass(s)), lambda s: s["features"])
-    scored = [
-        (0.0 if s["features"].get("cosmetic_only") else model.probability(s["features"]), s)
-        for s in shortlist[:SHORTLIST]
-    ]
-    scored.sort(key=lambda item: (-item[0], -datetime.fromisoformat(item[1]["committed_at"]).timestamp()))
-    return deepest_first(scored, lambda item: item[1]["features"]) if lead else scored
+    """As the runtime ranks (``linkers.suspects``): the shortlist without commit facts, then the final order."""
+    shortlist = select_shortlist(case.suspects, lambda s: s["features"], model)
+    return final_order(
+        shortlist, lambda s: s["features"], lambda s: datetime.fromisoformat(s["committed_at"]).timestamp(), model, lead
+    )
 
 
 def score_case(case: CaseRows, models: dict[str, LinearModel]) -> CaseScore:

@@ -22,7 +22,15 @@ from incidentbot.prompting import span
 from incidentbot.repo import RepoView
 from incidentbot.settings import Ranking, Settings
 from linkers.model import LinearModel, shipped
-from linkers.suspect_features import Candidate, collect, commit_features, deepest_first, trace_features
+from linkers.suspect_features import (
+    COMMIT_FACT_FEATURES,
+    Candidate,
+    T,
+    collect,
+    commit_features,
+    deepest_first,
+    trace_features,
+)
 
 SHORTLIST = 30  # candidates whose commit facts are read (one ``git log`` for all); the rest keep trace features
 
@@ -39,10 +47,9 @@ class SuspectRanker:
 
     name = "suspects"
 
-    def __init__(self, ranking: Ranking, model: LinearModel | None = None, deepest_first: bool = True) -> None:
+    def __init__(self, ranking: Ranking, model: LinearModel | None = None) -> None:
         self.ranking = ranking
         self.model = model or shipped("suspects")
-        self.deepest_first = deepest_first
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -76,22 +83,14 @@ class SuspectRanker:
         candidates, newer = collect(evidence.blame, commits, first_seen)
         trace_features(candidates, first_seen)
         # Commit facts cost a git call: read them for the candidates that can still win.
-        first_pass = sorted(candidates.values(), key=lambda c: -self.model.logit(c.features))  # facts at their mean
-        shortlist = deepest_first(first_pass, lambda c: c.features)[:SHORTLIST]
+        shortlist = select_shortlist(list(candidates.values()), lambda c: c.features, self.model)
         facts = repo.commit_facts([c.commit.sha for c in shortlist])
         deploy = repo.commits_in_range(*evidence.release_range) if evidence.release_range else None
         for cand in shortlist:
             commit_features(cand, facts.get(cand.commit.sha), deploy, self.ranking.bulk_files)
-        scored = [Scored(c, self.score(c.features), self.model.contributions(c.features)) for c in shortlist]
-        scored.sort(key=lambda s: (-s.score, -s.candidate.commit.committed_at.timestamp()))
-        if self.deepest_first:
-            scored = deepest_first(scored, lambda s: s.candidate.features)
+        ordered = final_order(shortlist, lambda c: c.features, lambda c: c.commit.committed_at.timestamp(), self.model)
+        scored = [Scored(c, score, self.model.contributions(c.features)) for score, c in ordered]
         return scored, newer, facts
-
-    def score(self, features: dict[str, float]) -> float:
-        """The model's probability; 0 for a commit that only reformatted every line blamed on it, since a change
-        that leaves the same statements in the same places cannot change behaviour (it stays listed, last)."""
-        return 0.0 if features.get("cosmetic_only") else self.model.probability(features)
 
     def _suspect(self, scored: Scored, evidence: Evidence, reformatted: dict[tuple[str, int], str]) -> SuspectCommit:
         commit = scored.candidate.commit
@@ -106,6 +105,31 @@ class SuspectRanker:
             reasons=tuple(reasons(scored, commit, first_seen, reformatted)),
             features=tuple(sorted((k, round(v, 4)) for k, v in scored.candidate.features.items())),
         )
+
+
+def select_shortlist(items: list[T], features_of: Callable[[T], dict[str, float]], model: LinearModel) -> list[T]:
+    """The ``SHORTLIST`` candidates that can still win, by the score without commit facts (those count as the
+    corpus mean), the commit of the innermost failing line always among them."""
+
+    def first_pass(item: T) -> float:
+        return model.logit({k: v for k, v in features_of(item).items() if k not in COMMIT_FACT_FEATURES})
+
+    return deepest_first(sorted(items, key=lambda item: -first_pass(item)), features_of)[:SHORTLIST]
+
+
+def final_order(
+    items: list[T],
+    features_of: Callable[[T], dict[str, float]],
+    time_of: Callable[[T], float],
+    model: LinearModel,
+    lead: bool = True,
+) -> list[tuple[float, T]]:
+    """(score, candidate) best first: by score, newer first on a tie; with ``lead``, the commit of the innermost
+    failing line first (``deepest_first``). A commit that only reformatted every line blamed on it scores 0: a
+    change that leaves the same statements in the same places cannot change behaviour (it stays listed, last)."""
+    scored = [(0.0 if features_of(i).get("cosmetic_only") else model.probability(features_of(i)), i) for i in items]
+    scored.sort(key=lambda pair: (-pair[0], -time_of(pair[1])))
+    return deepest_first(scored, lambda pair: features_of(pair[1])) if lead else scored
 
 
 def reasons(
