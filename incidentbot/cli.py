@@ -6,6 +6,7 @@ An error is one line on stderr, ``Error: <what happened> — <what to do>``, nev
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +38,7 @@ DOCTOR_EXAMPLES = """
 Examples:
   incidentbot doctor
   incidentbot doctor --repo ~/code/shop --config ops/incidentbot.toml
+  incidentbot doctor --local            (reports only printed: no destination needed)
 """
 INIT_EXAMPLES = """
 \b
@@ -78,7 +80,17 @@ def main() -> None:
     default=None,
     help="Add the LLM agent's analysis (default: when OPENAI_API_KEY or OPENAI_BASE_URL is set).",
 )
-@click.option("--color/--no-color", default=None, help="Colour the console report (default: only on a terminal).")
+@click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    is_flag=False,
+    flag_value="always",
+    default="auto",
+    show_default=True,
+    help="Colour the console report. auto: on a terminal, unless NO_COLOR is set or TERM=dumb; "
+    "always (also plain --color) and never override both.",
+)
+@click.option("--no-color", "no_color", is_flag=True, help="The same as --color never.")
 @click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
 @click.option("--debug", is_flag=True, help="Log each step and show tracebacks of internal errors.")
 def triage(
@@ -92,7 +104,8 @@ def triage(
     post_to: str | None,
     dry_run: bool,
     use_llm: bool | None,
-    color: bool | None,
+    color: str,
+    no_color: bool,
     config: Path | None,
     debug: bool,
 ) -> None:
@@ -111,7 +124,7 @@ def triage(
         "use_llm": use_llm,
     }
     fmt = "json" if as_json else fmt
-    use_color = sys.stdout.isatty() if color is None else color
+    use_color = _use_color("never" if no_color else color)
     destinations = [name.strip() for name in (post_to or "").split(",") if name.strip()]
     if dry_run and not destinations:
         raise click.UsageError("--dry-run goes with --post (e.g. --post slack,github --dry-run)")
@@ -190,6 +203,13 @@ def _print_outcomes(outcomes: list[Any]) -> None:
         sys.exit(1)
 
 
+def _use_color(when: str) -> bool:
+    """An explicit choice wins; auto colours a terminal unless NO_COLOR (any value) or TERM=dumb says not to."""
+    if when != "auto":
+        return when == "always"
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
 def _print_report(report: Any, conf: Any, fmt: str, color: bool) -> None:
     if fmt in ("slack", "github"):
         from incidentbot.preview import preview
@@ -212,15 +232,16 @@ def _print_report(report: Any, conf: Any, fmt: str, color: bool) -> None:
 @main.command(epilog=DOCTOR_EXAMPLES)
 @click.option("--repo", type=click.Path(path_type=Path), help="The checkout whose history is blamed. [default: .]")
 @click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
-def doctor(repo: Path | None, config: Path | None) -> None:
-    """Check the set-up: history, Slack token/scopes/channel, GitHub token/repository, Sentry, the LLM."""
+@click.option("--local", is_flag=True, help="Reports are only printed: no destination is needed.")
+def doctor(repo: Path | None, config: Path | None, local: bool) -> None:
+    """Check the set-up: destinations, history, Slack token/scopes/channel, GitHub, Sentry, the LLM."""
 
     def check() -> None:
         from incidentbot import settings
         from incidentbot.doctor import exit_code, run_checks, table
 
         conf = settings.load(config, repo=repo)
-        checks = run_checks(conf)
+        checks = run_checks(conf, local=local)
         click.echo(table(checks))
         failures = sum(c.status == "fail" for c in checks)
         click.echo(f"\n{failures} problem(s) found" if failures else "\nall set", err=True)

@@ -33,8 +33,9 @@ class Check:
     fix: str = ""
 
 
-def run_checks(settings: Settings) -> list[Check]:
-    checks: list[Check] = []
+def run_checks(settings: Settings, local: bool = False) -> list[Check]:
+    """Every check; ``local``: printing the reports is all the operator wants, so no destination is fine."""
+    checks: list[Check] = [_destinations(settings, local)]
     for group in (_repository, _slack, _github, _sentry, _llm):
         try:
             checks.extend(group(settings))
@@ -43,6 +44,23 @@ def run_checks(settings: Settings) -> list[Check]:
         except Exception as exc:  # a check that breaks is a failed check, not a crash of the doctor
             checks.append(Check(group.__name__.strip("_"), "fail", f"{type(exc).__name__}: {exc}"))
     return checks
+
+
+def _destinations(settings: Settings, local: bool) -> Check:
+    slack = settings.slack_bot_token is not None and bool(settings.slack_channel)
+    github = settings.github_token is not None and bool(settings.github_repository)
+    if slack or github:
+        names = " and ".join(name for name, on in (("Slack", slack), ("GitHub", github)) if on)
+        return Check("destinations", "pass", f"reports go to {names}")
+    if local:
+        return Check("destinations", "pass", "local output only (--local): reports are printed, posted nowhere")
+    return Check(
+        "destinations",
+        "fail",
+        "no destination is set: incidentbot will triage errors and only print the reports",
+        "set SLACK_BOT_TOKEN and SLACK_CHANNEL, or GITHUB_TOKEN and GITHUB_REPOSITORY; "
+        "or pass --local if printing is all you want",
+    )
 
 
 def _repository(settings: Settings) -> Iterator[Check]:

@@ -147,3 +147,23 @@ def test_init_writes_a_configuration_that_loads(tmp_path: Path) -> None:
         [sys.executable, "-m", "incidentbot", "init", "--path", str(target)], capture_output=True, text=True
     )
     assert again.returncode == 2 and "exists — pass --force" in again.stderr
+
+
+def test_nothing_to_post_to_fails_unless_local_output_is_asked_for(git_repo: GitRepoBuilder, tmp_path: Path) -> None:
+    git_repo.commit("First", ALICE, "2024-01-01T10:00:00", {"app.py": "print(1)\n"})
+    bare = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "GITHUB_", "SENTRY_", "OPENAI_", "INCIDENTBOT_"))
+    }
+    env = {**bare, "INCIDENTBOT_REPO": str(git_repo.root), "HOME": str(tmp_path)}
+    done = _doctor(env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    line = _line(done.stdout, "destinations")
+    assert line.startswith("FAIL") and "only print" in line and "--local" in line
+    assert "all set" not in done.stderr
+    local = subprocess.run(
+        [sys.executable, "-m", "incidentbot", "doctor", "--local"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert local.returncode == 0, local.stdout + local.stderr
+    assert _line(local.stdout, "destinations").startswith("ok") and "posted nowhere" in local.stdout
