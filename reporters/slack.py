@@ -53,6 +53,17 @@ _FIXES = {
 }
 
 
+# Errors of conversations.history that will not go away by themselves: looking for lost threads is then off
+# for the life of the process (a lost store may then make a second thread). Any other error is retried.
+_HISTORY_FOR_GOOD = {
+    "missing_scope": "add the channels:history scope (groups:history for a private channel) to find threads again",
+    "not_allowed_token_type": "use a bot token (xoxb-…) to find threads again",
+    "no_permission": "give the bot access to the channel's history to find threads again",
+    "not_in_channel": "invite the bot to the channel to find threads again",
+    "channel_not_found": "set SLACK_CHANNEL to a channel the bot can see",
+}
+
+
 class SlackReporter:
     name = "slack"
 
@@ -124,9 +135,14 @@ class SlackReporter:
                 return None
             history = self.client.conversations_history(channel=channel, limit=HISTORY_LIMIT, include_all_metadata=True)
         except SlackApiError as exc:
-            log.warning(
-                "slack: cannot read the channel's history (%s); add channels:history", exc.response.get("error")
-            )
+            code = str(exc.response.get("error", "unknown_error"))
+            if code not in _HISTORY_FOR_GOOD:
+                # Slack is down or busy: posting now could make a second thread, so the post waits for a retry.
+                raise ReportError(
+                    f"Slack: cannot look for the incident's thread in the channel's history ({code})",
+                    "the post is kept and tried again when Slack answers",
+                ) from exc
+            log.warning("slack: cannot read the channel's history (%s); %s", code, _HISTORY_FOR_GOOD[code])
             self._history_allowed = False
             return None
         for message in history.get("messages") or []:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from incidentbot import settings
-from incidentbot.deliver import deliver, publishers_for
+from incidentbot.deliver import deliver, publishers_for, retry_pending
 from incidentbot.store import open_store
 from tests.fakes.server import Response
 from tests.fakes.slack_api import FakeSlack
@@ -182,3 +182,41 @@ def test_a_fresh_store_finds_the_thread_by_its_metadata(
     assert len(root.updates) == 1 and len(slack.replies(root)) == 1
     history = [r for r in slack.requests if r.path.endswith("conversations.history")]
     assert history and history[-1].body["channel"] == "C0ALERTS"  # "#alerts" resolved to its ID
+
+
+@pytest.mark.usefixtures("destinations_env")
+def test_a_passing_history_error_keeps_the_post_and_leaves_thread_recovery_on(
+    slack: FakeSlack,
+    shop: ShopHistory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    conf = settings.load()
+    store = open_store(conf.effective_database_url)
+    publishers = publishers_for(conf, ["slack"])  # one process's reporter, as the daemon keeps it
+    slack.fail_next("POST", "conversations.history", Response(200, {"ok": False, "error": "internal_error"}))
+    [failed] = deliver(triaged(shop), publishers, store, NOW, 5)
+    assert failed.action == "failed" and "internal_error" in (failed.error or "")
+    assert slack.roots() == []  # no thread posted blind, when one may already exist
+    assert "channels:history" not in caplog.text
+    [posted] = retry_pending(store, publishers, 5)
+    assert posted.action == "posted" and len(slack.roots()) == 1
+    # Recovery is still on: a store lost later finds the thread instead of making a second one.
+    fresh = open_store(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+    [again] = deliver(triaged(shop), publishers, fresh, NOW + timedelta(minutes=5), 5)
+    assert again.action == "updated" and len(slack.roots()) == 1
+
+
+@pytest.mark.usefixtures("destinations_env")
+def test_a_missing_history_scope_posts_and_names_the_scope(
+    slack: FakeSlack, shop: ShopHistory, caplog: pytest.LogCaptureFixture
+) -> None:
+    slack.fail_next(
+        "POST",
+        "conversations.history",
+        Response(200, {"ok": False, "error": "missing_scope", "needed": "channels:history"}),
+    )
+    [outcome] = _post(shop)
+    assert outcome.action == "posted" and len(slack.roots()) == 1
+    assert "add the channels:history scope" in caplog.text
