@@ -113,6 +113,11 @@ def status(config: Path | None) -> None:
         queue = EventQueue(store, conf.redaction)
         depth = queue.depth()
         click.echo("events: " + (", ".join(f"{n} {s}" for s, n in sorted(depth.items())) or "none"))
+        size = store.size_bytes()
+        kept = (
+            f"handled events kept {conf.event_retention_days:g} days" if conf.event_retention_days else "kept for ever"
+        )
+        click.echo(f"store: {_megabytes(size)} ({kept})")
         pending = store.pending()
         click.echo(f"posts waiting for a retry: {len(pending)}")
         for item in pending[:5]:
@@ -125,6 +130,10 @@ def status(config: Path | None) -> None:
             click.echo(f"failed event {event_id} ({source}): {error}")
 
     _run(show, False)
+
+
+def _megabytes(size: int | None) -> str:
+    return "size unknown" if size is None else f"{size / 1_000_000:.1f} MB"
 
 
 @main.command(epilog=RETRY_EXAMPLES)

@@ -2,8 +2,9 @@
 
 Uvicorn serves the endpoints and handles SIGTERM/SIGINT; when it stops, the workers finish the event in hand
 (a drain) and exit, and anything unfinished (even after ``kill -9``) is claimed again on the next start.
-APScheduler runs the periodic jobs with one run at a time, coalescing missed runs: posting what failed
-(`retry`) and, with GitHub configured, marking incidents whose issue was closed as resolved (`sync`).
+A supervisor thread starts a worker again when one dies, backing off if it keeps dying. The workers also
+do the periodic chores (retrying failed posts, syncing GitHub issue states, pruning old events), where the
+overall deadline on destination calls can interrupt a stuck call; APScheduler runs the Sentry poll.
 """
 
 from __future__ import annotations
@@ -11,17 +12,18 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import signal
+import threading
+import time
 from datetime import UTC, datetime
 from types import FrameType
+from typing import Any
 
 import sentry_sdk
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from incidentbot import __version__
-from incidentbot.deliver import configured_publishers, retry_pending, sync_states
 from incidentbot.event_queue import EventQueue
-from incidentbot.interfaces import IssueTracker
 from incidentbot.poller import poll_once
 from incidentbot.server import create_app
 from incidentbot.settings import Settings
@@ -31,24 +33,20 @@ from incidentbot.worker import worker_name, worker_process
 log = logging.getLogger(__name__)
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
+RESTART_MAX = 30.0  # seconds: the longest pause before starting again a worker that keeps dying
 
 
 def run(settings: Settings, level: int = logging.INFO) -> None:
     configure_daemon_logging(settings.log_format, level)
     report_own_errors(settings)
     store = open_store(settings.effective_database_url, settings.stale_after_seconds)
+    store.check_writable()  # a read-only store would accept nothing: say so now, not at the first event
     queue = EventQueue(store, settings.redaction)
-    publishers = configured_publishers(settings)
     # Workers are processes: triage (parsing, git) never holds the endpoint's interpreter lock.
-    context = multiprocessing.get_context("spawn")
-    stop = context.Event()
-    workers = [
-        context.Process(target=worker_process, args=(settings, i, stop, level), name=f"incidentbot-worker-{i}")
-        for i in range(max(1, settings.workers))
-    ]
-    for process in workers:
-        process.start()
-    scheduler = _scheduler(settings, store, publishers)
+    stop = multiprocessing.get_context("spawn").Event()
+    pool = WorkerPool(settings, stop, level)
+    pool.start()
+    scheduler = BackgroundScheduler(job_defaults=JOB_DEFAULTS, timezone="UTC")
     if settings.sentry_projects:
         # One poll job; the lock inside makes one replica poll at a time, and another take over when it dies.
         scheduler.add_job(
@@ -61,7 +59,7 @@ def run(settings: Settings, level: int = logging.INFO) -> None:
             next_run_time=datetime.now(tz=UTC),
         )
     scheduler.start()
-    log.info("incidentbot listening on %s:%d with %d workers", settings.host, settings.port, len(workers))
+    log.info("incidentbot listening on %s:%d with %d workers", settings.host, settings.port, pool.size)
     # Uvicorn stops on SIGTERM/SIGINT and then raises the signal again through the handler it found: with this
     # one in place, the process stays alive to drain its workers instead of dying mid-batch.
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -72,28 +70,74 @@ def run(settings: Settings, level: int = logging.INFO) -> None:
             uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", log_config=None)
         ).run()
     finally:
-        stop.set()  # each worker finishes the batch in hand, then leaves (a drain)
-        for process in workers:
-            process.join(timeout=settings.claim_wait_seconds + 30)
-            if process.is_alive():
-                process.terminate()  # what it held goes back to the queue once stale
+        pool.stop(settings.claim_wait_seconds + settings.destination_deadline_seconds + 30)
         scheduler.shutdown(wait=False)
         store.close()
 
 
-def _scheduler(settings: Settings, store, publishers) -> BackgroundScheduler:  # type: ignore[no-untyped-def]
-    scheduler = BackgroundScheduler(job_defaults=JOB_DEFAULTS, timezone="UTC")
-    wait = settings.claim_wait_seconds
-    scheduler.add_job(
-        retry_pending, "interval", minutes=5, args=(store, publishers, wait), id="retry", replace_existing=True
-    )
-    github = next((p for p in publishers if isinstance(p, IssueTracker)), None)
-    if github is not None:
-        others = [p for p in publishers if p is not github]
-        scheduler.add_job(
-            sync_states, "interval", minutes=10, args=(store, github, others, wait), id="sync", replace_existing=True
+class WorkerPool:
+    """The worker processes, kept at their number: one that dies (a crash, an OOM kill, a bug) is started
+    again, after a pause that doubles while it keeps dying soon after starting (up to ``RESTART_MAX``)."""
+
+    def __init__(self, settings: Settings, stop: Any, level: int, check_seconds: float = 1.0) -> None:
+        self.settings, self.stop_event, self.level = settings, stop, level
+        self.size = max(1, settings.workers)
+        self.check_seconds = check_seconds
+        self._context = multiprocessing.get_context("spawn")
+        self._processes: list[Any] = []
+        self._started: list[float] = [0.0] * self.size
+        self._pause: list[float] = [0.0] * self.size
+        self._restart_at: list[float | None] = [None] * self.size
+        self._lock = threading.Lock()
+        self._supervisor = threading.Thread(target=self._supervise, name="worker-supervisor", daemon=True)
+
+    def start(self) -> None:
+        self._processes = [self._spawn(index) for index in range(self.size)]
+        self._supervisor.start()
+
+    def stop(self, timeout: float) -> None:
+        self.stop_event.set()  # each worker finishes the batch in hand, then leaves (a drain)
+        self._supervisor.join(timeout=self.check_seconds * 2 + 1)
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            for process in self._processes:
+                process.join(timeout=max(0.1, deadline - time.monotonic()))
+                if process.is_alive():
+                    process.terminate()  # what it held goes back to the queue once stale
+
+    def pids(self) -> list[int]:
+        with self._lock:
+            return [p.pid for p in self._processes if p.is_alive()]
+
+    def _spawn(self, index: int) -> Any:
+        process = self._context.Process(
+            target=worker_process,
+            args=(self.settings, index, self.stop_event, self.level),
+            name=f"incidentbot-worker-{index}",
         )
-    return scheduler
+        process.start()
+        self._started[index] = time.monotonic()
+        return process
+
+    def _supervise(self) -> None:
+        while not self.stop_event.wait(self.check_seconds):
+            with self._lock:
+                for index, process in enumerate(self._processes):
+                    if self.stop_event.is_set() or process.is_alive():
+                        continue
+                    if self._restart_at[index] is None:
+                        self._restart_at[index] = self._schedule_restart(index, process.exitcode)
+                    if time.monotonic() >= (self._restart_at[index] or 0.0):
+                        self._restart_at[index] = None
+                        self._processes[index] = self._spawn(index)
+
+    def _schedule_restart(self, index: int, exitcode: int | None) -> float:
+        """When to start a dead worker again: at once if it ran a while, else after a pause that doubles."""
+        lived = time.monotonic() - self._started[index]
+        pause = min(RESTART_MAX, max(1.0, self._pause[index] * 2)) if lived < RESTART_MAX else 0.0
+        self._pause[index] = pause
+        log.warning("worker %d exited (code %s); starting it again in %.0f s", index, exitcode, pause)
+        return time.monotonic() + pause
 
 
 def configure_daemon_logging(log_format: str, level: int) -> None:

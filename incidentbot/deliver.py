@@ -3,19 +3,24 @@
 Every occurrence is counted in the store first. Then each destination is posted under the store's lease for
 (fingerprint, destination), so two processes that triage the same error at once make one Slack thread and one
 GitHub issue; the second finds the first's delivery and updates it. GitHub goes first: the Slack message links
-to the issue and shows its state. A destination that fails is kept in the outbox for ``incidentbot retry``;
-the others go on.
+to the issue and shows its state. A destination that fails is kept in the outbox; the others go on.
+The daemon's workers try kept posts again with a jittered backoff (1 s doubling up to ``retry_max_seconds``),
+one probe per destination at a time; ``incidentbot retry`` tries them all at once. Every destination call is
+bounded in all by ``destination_deadline_seconds`` (incidentbot/deadline.py).
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import cast
 
+from incidentbot.deadline import WithDeadline
 from incidentbot.errors import ConfigError, ReportError, Unavailable
 from incidentbot.interfaces import IssueTracker, Publisher
 from incidentbot.models import Delivery, Incident, Report
@@ -116,6 +121,44 @@ def retry_pending(store: Store, publishers: Sequence[Publisher], wait_seconds: f
     return outcomes
 
 
+def retry_due(store: Store, publishers: Sequence[Publisher], settings: Settings) -> list[Outcome]:
+    """Try again the kept posts whose time has come (the daemon's workers, every second or so).
+
+    A retry that fails holds back every kept post of its destination for the next backoff interval, so a
+    destination that is down sees one probe per interval, and all of its posts go out within one interval of it
+    coming back. Each post is taken before it is tried: of several workers and replicas, one tries it.
+    """
+    by_name = {p.name: p for p in publishers}
+    failing: set[str] = set()
+    outcomes = []
+    hold = timedelta(seconds=settings.destination_deadline_seconds + settings.claim_wait_seconds + 30)
+    for pending in sorted(store.due(_now()), key=lambda p: ORDER.get(p.reporter, 9)):
+        publisher = by_name.get(pending.reporter)
+        if publisher is None or pending.reporter in failing:
+            continue
+        now = _now()
+        if not store.take_due(pending.fingerprint, pending.reporter, now, now + hold):
+            continue
+        report, incident = store.report(pending.fingerprint), store.incident(pending.fingerprint)
+        if report is None or incident is None:
+            store.done(pending.fingerprint, pending.reporter)  # its incident is gone: nothing left to post
+            continue
+        outcome = deliver_one(report, incident, publisher, store, settings.claim_wait_seconds)
+        outcomes.append(outcome)
+        if outcome.action == "failed":
+            failing.add(pending.reporter)
+            delay = retry_delay(pending.attempts + 1, settings.retry_max_seconds)
+            store.defer(pending.reporter, _now() + timedelta(seconds=delay), pending.fingerprint)
+    return outcomes
+
+
+def retry_delay(attempts: int, max_seconds: float) -> float:
+    """Seconds before the next try after ``attempts`` failures: 1, 2, 4 … up to ``max_seconds``, each drawn
+    between half and all of that (jitter: replicas that failed together do not come back in step)."""
+    ceiling = min(max_seconds, 2.0 ** min(attempts - 1, 30))
+    return random.uniform(ceiling / 2, ceiling)
+
+
 def sync_states(store: Store, github: IssueTracker, others: Sequence[Publisher], wait_seconds: float) -> list[Outcome]:
     """Mark incidents resolved whose GitHub issue was closed, and tell the other destinations."""
     outcomes = []
@@ -172,7 +215,7 @@ def _record_issue(store: Store, incident: Incident, delivery: Delivery) -> None:
 
 def _kept(store: Store, fingerprint: str, reporter: str, error: str) -> Outcome:
     store.keep_for_retry(fingerprint, reporter, error)
-    log.warning("%s: %s (kept for `incidentbot retry`)", reporter, error)
+    log.warning("%s: %s (kept; tried again by the daemon or `incidentbot retry`)", reporter, error)
     return Outcome(reporter, "failed", error=error)
 
 
@@ -184,7 +227,7 @@ def publishers_for(settings: Settings, names: Sequence[str]) -> list[Publisher]:
         if not hasattr(cls, "post"):
             raise ConfigError(f"{name} is an output format, not a destination", "use --format for it")
         try:
-            built.append(cls.from_settings(settings))
+            built.append(_bounded(cls.from_settings(settings), settings))
         except Unavailable as exc:
             raise ConfigError(
                 f"cannot post to {name}: {exc}", "set them in the environment or incidentbot.toml"
@@ -197,7 +240,16 @@ def configured_publishers(settings: Settings) -> list[Publisher]:
     found: list[Publisher] = []
     for name in ORDER:
         try:
-            found.append(reporter_class(name).from_settings(settings))
+            found.append(_bounded(reporter_class(name).from_settings(settings), settings))
         except Unavailable:
             continue
     return found
+
+
+def _bounded(publisher: Publisher, settings: Settings) -> Publisher:
+    """The destination with every call bounded in all, whatever the HTTP client's own timeouts allow."""
+    return cast(Publisher, WithDeadline(publisher, settings.destination_deadline_seconds))
+
+
+def _now() -> datetime:
+    return datetime.now(tz=UTC)

@@ -8,6 +8,7 @@ IncidentbotError(message, hint)   base; exit 1 at run time
 ├── LinkError                     repository missing, shallow, ref or path not found (exit 2)
 ├── DraftError                    the LLM failed after retries
 └── ReportError                   a destination rejected the post
+    └── StoreUnavailable          the store cannot be read or written now (a full disk, a dropped connection)
 Unavailable                       a plugin cannot run here (not a failure unless the user asked for it)
 """
 
@@ -53,6 +54,10 @@ class DraftError(IncidentbotError):
 
 class ReportError(IncidentbotError):
     pass
+
+
+class StoreUnavailable(ReportError):
+    """Not the event's fault nor the destination's: whatever was in hand is tried again once the store answers."""
 
 
 class Unavailable(Exception):

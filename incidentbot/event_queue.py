@@ -127,6 +127,41 @@ class EventQueue:
         for event_id in event_ids:
             self.finish(event_id, worker, error, retry)
 
+    def release_claims(self, worker: str) -> int:
+        """Put back what this worker claimed: after a failure of the store it cannot know how far it got, and
+        waiting for the claims to go stale would hold those events for minutes."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(events)
+                .where(events.c.worker == worker, events.c.status == "claimed")
+                .values(status="queued", claimed_at=None)
+            )
+            return int(done.rowcount or 0)
+
+    def take_turn(self, name: str, every_seconds: float) -> bool:
+        """True at most once per ``every_seconds`` across every process sharing the store (a periodic chore
+        that one replica's worker should do: syncing issue states, pruning)."""
+        key = f"turn:{name}"
+        now = _now()
+        with self.engine.begin() as conn:
+            current = conn.execute(select(cursors.c.value).where(cursors.c.name == key)).scalar()
+        if current is None:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(cursors).values(name=key, value=now.isoformat(), updated_at=now))
+                return True
+            except IntegrityError:
+                return False
+        if (now - datetime.fromisoformat(str(current))).total_seconds() < every_seconds:
+            return False
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                update(cursors)
+                .where(cursors.c.name == key, cursors.c.value == current)
+                .values(value=now.isoformat(), updated_at=now)
+            )
+            return bool(taken.rowcount)
+
     def depth(self) -> dict[str, int]:
         """Events by status, for `incidentbot status`."""
         with self.engine.begin() as conn:

@@ -146,6 +146,12 @@ class Settings(BaseSettings):
     state_dir: Path = Field(default_factory=_default_state_dir)
     claim_wait_seconds: float = 30.0  # how long to wait for another process that is posting the same incident
     stale_after_seconds: float = 300.0  # a post or an event held this long belongs to a dead process: take it over
+    # One call to Slack or GitHub (a post with its look-ups), however slowly the answer trickles in.
+    destination_deadline_seconds: float = 60.0
+    # A failed post is tried again after 1 s, doubling up to this many seconds (jittered), while the daemon runs.
+    retry_max_seconds: float = 15.0
+    # Handled events are kept this many days (0: for ever), then pruned; incidents and their reports are kept.
+    event_retention_days: float = 14.0
 
     # The drafting agent (docs/llm.md): on when an API key or a base URL is set, unless use_llm says otherwise.
     model: str = Field("gpt-4o-mini", validation_alias=_aliases("model", "INCIDENTBOT_MODEL"))

@@ -34,13 +34,15 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    inspect,
     select,
     update,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
-from incidentbot.errors import ConfigError, ReportError
+from incidentbot.errors import ConfigError, ReportError, StoreUnavailable
 from incidentbot.models import Analysis, Delivery, Incident, IncidentState, Report
 
 LEASE_SECONDS = 300.0  # a post that takes longer than this is presumed dead
@@ -87,6 +89,7 @@ outbox = Table(
     Column("last_error", Text, nullable=False),
     Column("created_at", DateTime(True), nullable=False),
     Column("updated_at", DateTime(True), nullable=False),
+    Column("retry_at", DateTime(True)),  # not before; NULL: now (m004)
 )
 
 analyses = Table(
@@ -133,6 +136,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", lambda conn: metadata.create_all(conn, tables=[incidents, deliveries, outbox])),
     ("m002_analyses", lambda conn: metadata.create_all(conn, tables=[analyses])),
     ("m003_events_and_cursors", lambda conn: metadata.create_all(conn, tables=[events, cursors, aliases])),
+    ("m004_outbox_retry_at", lambda conn: _add_column(conn, outbox, "retry_at")),
 ]
 
 _REPORT = TypeAdapter(Report)
@@ -153,6 +157,8 @@ class Store:
     def __init__(self, url: str, lease_seconds: float = LEASE_SECONDS) -> None:
         self.url = url
         self.lease_seconds = lease_seconds
+        # Starts every lease token this store takes, so that a process can let go of its own after a failure.
+        self.holder = uuid.uuid4().hex[:12]
         self.engine = _engine(url)
         self._migrate()
 
@@ -248,7 +254,7 @@ class Store:
         Waits while another process holds it. The caller saves the new delivery with ``save`` inside the block;
         on an exception the lease is released and a first post that never happened leaves no trace.
         """
-        token = str(uuid.uuid4())
+        token = self.holder + uuid.uuid4().hex[:24]  # 36 characters, as the column holds
         deadline = time.monotonic() + wait_seconds
         while not self._take(fingerprint, reporter, token):
             if time.monotonic() > deadline:
@@ -320,15 +326,26 @@ class Store:
                 conn.execute(deliveries.delete().where(*where, deliveries.c.external_id.is_(None)))
             conn.execute(update(deliveries).where(*where).values(lease=None, leased_at=None))
 
+    def release_held(self) -> int:
+        """Let go of every lease this store holds (after a failure of the store, when no post is in hand):
+        otherwise they would hold their incidents' posts until they went stale. How many."""
+        mine = deliveries.c.lease.startswith(self.holder, autoescape=True)
+        with self._begin() as conn:
+            forgotten = conn.execute(deliveries.delete().where(mine, deliveries.c.external_id.is_(None))).rowcount
+            released = conn.execute(update(deliveries).where(mine).values(lease=None, leased_at=None)).rowcount
+        return int(forgotten or 0) + int(released or 0)
+
     # outbox
 
-    def keep_for_retry(self, fingerprint: str, reporter: str, error: str) -> None:
+    def keep_for_retry(self, fingerprint: str, reporter: str, error: str, retry_at: datetime | None = None) -> int:
+        """Keep a failed post, to be tried again from ``retry_at`` (None: whenever asked); its attempts so far."""
         now = _now()
         with self._begin() as conn:
+            later = {} if retry_at is None else {"retry_at": retry_at}  # a retry in hand keeps its hold
             done = conn.execute(
                 update(outbox)
                 .where(outbox.c.fingerprint == fingerprint, outbox.c.reporter == reporter)
-                .values(attempts=outbox.c.attempts + 1, last_error=error, updated_at=now)
+                .values(attempts=outbox.c.attempts + 1, last_error=error, updated_at=now, **later)
             )
             if not done.rowcount:
                 conn.execute(
@@ -339,8 +356,51 @@ class Store:
                         last_error=error,
                         created_at=now,
                         updated_at=now,
+                        retry_at=retry_at,
                     )
                 )
+            attempts = conn.execute(
+                select(outbox.c.attempts).where(outbox.c.fingerprint == fingerprint, outbox.c.reporter == reporter)
+            ).scalar()
+        return int(attempts or 1)
+
+    def due(self, now: datetime, limit: int = 50) -> list[Pending]:
+        """Kept posts whose time to be tried again has come, oldest first."""
+        with self._begin() as conn:
+            rows = conn.execute(
+                select(outbox)
+                .where(outbox.c.retry_at.is_(None) | (outbox.c.retry_at <= now))
+                .order_by(outbox.c.created_at)
+                .limit(limit)
+            )
+            return [Pending(r.fingerprint, r.reporter, r.attempts, r.last_error) for r in rows]
+
+    def take_due(self, fingerprint: str, reporter: str, now: datetime, hold_until: datetime) -> bool:
+        """Take a due post for one retry: True for exactly one of the processes that ask at once."""
+        with self._begin() as conn:
+            taken = conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.fingerprint == fingerprint,
+                    outbox.c.reporter == reporter,
+                    outbox.c.retry_at.is_(None) | (outbox.c.retry_at <= now),
+                )
+                .values(retry_at=hold_until)
+            )
+            return bool(taken.rowcount)
+
+    def defer(self, reporter: str, until: datetime, probe: str) -> None:
+        """Hold every kept post of a destination until ``until``, the failed ``probe`` (a fingerprint) with them:
+        one failing retry stands for all, so a destination that is down gets one try per interval, not one each."""
+        with self._begin() as conn:
+            conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.reporter == reporter,
+                    outbox.c.retry_at.is_(None) | (outbox.c.retry_at < until) | (outbox.c.fingerprint == probe),
+                )
+                .values(retry_at=until)
+            )
 
     def pending(self) -> list[Pending]:
         with self._begin() as conn:
@@ -350,6 +410,60 @@ class Store:
     def done(self, fingerprint: str, reporter: str) -> None:
         with self._begin() as conn:
             conn.execute(outbox.delete().where(outbox.c.fingerprint == fingerprint, outbox.c.reporter == reporter))
+
+    # health and upkeep
+
+    def check_writable(self) -> None:
+        """Write and remove a row: ReportError when the store can be read but not written (a read-only file or
+        database user, a full disk), which reads alone would not show."""
+        probe = f"probe:{uuid.uuid4()}"
+        try:
+            with self._begin() as conn:
+                conn.execute(insert(cursors).values(name=probe, value="", updated_at=_now()))
+                conn.execute(cursors.delete().where(cursors.c.name == probe))
+        except SQLAlchemyError as exc:  # permission denied, a read-only transaction or file
+            self.engine.dispose()
+            first = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            raise StoreUnavailable(
+                f"database {self._safe_url()} cannot be written: {first}",
+                "give incidentbot's database user write access (or free disk space) and start it again",
+            ) from exc
+
+    def prune_events(self, before: datetime, limit: int = 5000) -> int:
+        """Delete up to ``limit`` handled events (done or failed) received before ``before``; how many.
+        Queued and claimed events are never pruned, whatever their age."""
+        with self._begin() as conn:
+            ids = list(
+                conn.execute(
+                    select(events.c.id)
+                    .where(events.c.status.in_(("done", "failed")), events.c.received_at < before)
+                    .order_by(events.c.id)
+                    .limit(limit)
+                ).scalars()
+            )
+            if ids:
+                conn.execute(events.delete().where(events.c.id.in_(ids)))
+        return len(ids)
+
+    def size_bytes(self) -> int | None:
+        """What the store takes on disk: the SQLite file with its WAL, or the PostgreSQL tables with their
+        indexes; None when it cannot be told."""
+        if self.engine.dialect.name == "sqlite":
+            path = self.engine.url.database
+            if not path:
+                return None
+            files = [Path(path), Path(f"{path}-wal"), Path(f"{path}-shm")]
+            return sum(f.stat().st_size for f in files if f.exists())
+        if self.engine.dialect.name == "postgresql":
+            names = [table.name for table in metadata.sorted_tables]
+            query = sql_text(
+                "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
+                " WHERE c.relkind = 'r' AND pg_table_is_visible(c.oid) AND c.relname = ANY(:names)"
+            )
+            with self._begin() as conn:
+                found = conn.execute(query, {"names": names}).scalar()
+            return int(found) if found is not None else None
+        return None
 
     # repeats
 
@@ -392,7 +506,8 @@ class Store:
             with self.engine.begin() as conn:
                 yield conn
         except OperationalError as exc:
-            raise ReportError(
+            self.engine.dispose()  # a connection broken by the failure (SQLite's disk I/O error) is not reused
+            raise StoreUnavailable(
                 f"database {self._safe_url()} is unavailable: {exc.orig}",
                 "check INCIDENTBOT_DATABASE_URL and that the database is running",
             ) from exc
@@ -439,6 +554,15 @@ class Store:
                 if attempt == 9:
                     raise
                 time.sleep(_POLL_SECONDS)
+
+
+def _add_column(conn: Connection, table: Table, name: str) -> None:
+    """ALTER TABLE … ADD COLUMN, unless the table was created with it (a new database builds the tables whole)."""
+    if name in {column["name"] for column in inspect(conn).get_columns(table.name)}:
+        return
+    column = table.c[name]
+    kind = column.type.compile(dialect=conn.dialect)
+    conn.execute(sql_text(f'ALTER TABLE {table.name} ADD COLUMN "{name}" {kind}'))
 
 
 def open_store(url: str, lease_seconds: float = LEASE_SECONDS) -> Store:

@@ -18,15 +18,17 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from incidentbot import pipeline
-from incidentbot.deliver import Throttle, catch_up, configured_publishers, deliver
-from incidentbot.errors import IncidentbotError, SourceError
+from incidentbot.deliver import Throttle, catch_up, configured_publishers, deliver, retry_due, sync_states
+from incidentbot.errors import IncidentbotError, SourceError, StoreUnavailable
 from incidentbot.event_queue import EventQueue, QueuedEvent
 from incidentbot.fingerprint import fingerprint
-from incidentbot.interfaces import Publisher
+from incidentbot.interfaces import IssueTracker, Publisher
 from incidentbot.models import Report
 from incidentbot.parse import parse_trace
 from incidentbot.settings import Settings
@@ -37,6 +39,11 @@ from incidentbot.store import Store, open_store
 log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 0.2
+STORE_BACKOFF_MAX = 10.0  # seconds between tries while the store fails
+RETRY_CHECK_SECONDS = 1.0  # how often a worker looks for failed posts whose retry is due
+TURN_CHECK_SECONDS = 30.0  # how often a worker asks whether it is its turn to sync or prune
+SYNC_SECONDS = 600.0  # GitHub issue states are synced this often, by one worker of all replicas
+PRUNE_SECONDS = 3600.0  # old events are pruned this often
 PR_SET_PDEATHSIG = 1  # prctl(2) option
 BATCH = 200  # events claimed at once: repeats of one error in a batch are counted and delivered together
 
@@ -64,6 +71,8 @@ def process(
         try:
             payload = _fetched(event.payload, settings)
             raw = fingerprint(parse_trace(payload, settings.limits))
+        except StoreUnavailable:
+            raise
         except SourceError as exc:  # Sentry could not be asked now: ask again later
             queue.finish(event.id, name, error=exc.one_line(), retry=True)
             continue
@@ -79,6 +88,8 @@ def process(
         try:
             report, fresh = _report_for(raw, group[-1][1], settings, store)
             deliver(report, publishers, store, _now(), settings.claim_wait_seconds, ids, fresh, throttle)
+        except (StoreUnavailable, SQLAlchemyError):
+            raise  # not these events' fault: the worker waits for the store and they are taken up again
         except IncidentbotError as exc:
             log.warning("events %s failed: %s", ids, exc.one_line())
             queue.finish_many(ids, name, error=exc.one_line())
@@ -87,7 +98,7 @@ def process(
             log.exception("events %s", ids)
             queue.finish_many(ids, name, error=f"{type(exc).__name__}: {exc}", retry=True)
             continue
-        queue.finish_many(ids, name)  # failed posts wait in the outbox for the retry job, not in the queue
+        queue.finish_many(ids, name)  # failed posts wait in the outbox for their retry, not in the queue
         delivered.append(report.evidence.fingerprint)
     return delivered
 
@@ -108,7 +119,9 @@ def worker_process(settings: Settings, index: int, stop: Any, log_level: int) ->
     """A worker in its own process (``incidentbot run`` starts them), so triage never holds up the endpoint.
 
     It leaves when ``stop`` is set (after the batch in hand) or when its parent is gone (even after a
-    ``kill -9`` of the parent). It also makes the updates its throttle held back, once their interval passed.
+    ``kill -9`` of the parent). A failure of the store (a full disk, a dropped connection) does not end it: it
+    waits, backing off up to ``STORE_BACKOFF_MAX`` seconds, and goes on once the store answers, putting back
+    what it held. Between batches it does the chores (:class:`Chores`).
     """
     from incidentbot.daemon import configure_daemon_logging, report_own_errors
 
@@ -122,19 +135,104 @@ def worker_process(settings: Settings, index: int, stop: Any, log_level: int) ->
     throttle = Throttle(settings.update_seconds)
     queue = EventQueue(store, settings.redaction)
     name = worker_name(index)
-    next_catch_up = time.monotonic() + settings.update_seconds / 2
+    chores = Chores(settings, store, queue, publishers, throttle)
+    failures = 0
+
+    def alive() -> bool:
+        return os.getppid() == parent
+
     try:
-        while not stop.is_set() and os.getppid() == parent:
-            claimed = queue.claim(name, BATCH)
-            if claimed:
-                process(claimed, settings, store, queue, publishers, name, throttle, lambda: os.getppid() == parent)
-            else:
+        while not stop.is_set() and alive():
+            try:
+                if failures:
+                    _recover(store, queue, name)
+                    log.info("worker %s: the store answers again", name)
+                    failures = 0
+                claimed = queue.claim(name, BATCH)
+                if claimed:
+                    process(claimed, settings, store, queue, publishers, name, throttle, alive)
+                chores.run()
+            except Exception as exc:  # the store failed: nothing in hand is lost (claims and leases are put back)
+                failures += 1
+                pause = min(STORE_BACKOFF_MAX, 0.5 * 2 ** min(failures, 10))
+                log.warning("worker %s: the store failed (%s); trying again in %.1f s", name, _brief(exc), pause)
+                store.engine.dispose()
+                stop.wait(pause)
+                continue
+            if not claimed:
                 stop.wait(IDLE_SECONDS)
-            if time.monotonic() >= next_catch_up:
-                catch_up(store, publishers, throttle, settings.claim_wait_seconds)
-                next_catch_up = time.monotonic() + settings.update_seconds / 2
     finally:
         store.close()
+
+
+class Chores:
+    """What a worker does between batches, each at its own pace: bring held-back updates up to date, try
+    again the posts that failed (with backoff, see ``deliver.retry_due``), and, at most once per interval
+    across every worker and replica, sync GitHub issue states and prune old events."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        queue: EventQueue,
+        publishers: Sequence[Publisher],
+        throttle: Throttle,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings, self.store, self.queue, self.publishers, self.throttle = (
+            settings,
+            store,
+            queue,
+            publishers,
+            throttle,
+        )
+        self.clock = clock
+        self.github = next((p for p in publishers if isinstance(p, IssueTracker)), None)
+        self._next: dict[str, float] = {}
+
+    def run(self) -> None:
+        settings = self.settings
+        if self._due("catch-up", settings.update_seconds / 2):
+            catch_up(self.store, self.publishers, self.throttle, settings.claim_wait_seconds)
+        if self._due("retry", RETRY_CHECK_SECONDS):
+            retry_due(self.store, self.publishers, settings)
+        github = self.github
+        if github is not None and self._due("sync", TURN_CHECK_SECONDS) and self.queue.take_turn("sync", SYNC_SECONDS):
+            others = [p for p in self.publishers if p is not github]
+            try:
+                sync_states(self.store, github, others, settings.claim_wait_seconds)
+            except StoreUnavailable:
+                raise
+            except IncidentbotError as exc:  # GitHub is down: the next turn syncs
+                log.warning("sync: %s", exc.one_line())
+        days = settings.event_retention_days
+        if days > 0 and self._due("prune", TURN_CHECK_SECONDS) and self.queue.take_turn("prune", PRUNE_SECONDS):
+            before = _now() - timedelta(days=days)
+            pruned = self.store.prune_events(before)
+            if pruned:
+                log.info("pruned %d handled events received before %s", pruned, f"{before:%Y-%m-%d %H:%M}")
+
+    def _due(self, chore: str, every: float) -> bool:
+        now = self.clock()
+        if now < self._next.get(chore, 0.0):
+            return False
+        self._next[chore] = now + every
+        return True
+
+
+def _recover(store: Store, queue: EventQueue, name: str) -> None:
+    """Once the store answers after a failure: put back this worker's claims and leases, so what it held is
+    taken up again within seconds instead of when it goes stale."""
+    store.check_writable()
+    requeued = queue.release_claims(name)
+    released = store.release_held()
+    if requeued or released:
+        log.info("worker %s: put back %d claimed events and %d leases", name, requeued, released)
+
+
+def _brief(exc: BaseException) -> str:
+    text = exc.one_line() if isinstance(exc, IncidentbotError) else f"{type(exc).__name__}: {exc}"
+    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 def _exit_with_parent(parent: int) -> None:

@@ -123,7 +123,121 @@ def test_migrations_run_once(store_url: str) -> None:
     store = _open(store_url)
     with store.engine.connect() as conn:
         names = conn.execute(sqlalchemy.text("select name from migrations")).scalars().all()
-    assert names == ["m001_initial", "m002_analyses", "m003_events_and_cursors"]
+    assert names == ["m001_initial", "m002_analyses", "m003_events_and_cursors", "m004_outbox_retry_at"]
+
+
+def test_a_store_of_the_previous_version_gains_the_retry_time_and_keeps_its_posts(store_url: str) -> None:
+    engine = sqlalchemy.create_engine(store_url)
+    with engine.begin() as conn:  # the outbox as m001 made it, with one kept post
+        conn.execute(
+            sqlalchemy.text(
+                "CREATE TABLE outbox (fingerprint VARCHAR(64) NOT NULL, reporter VARCHAR(32) NOT NULL,"
+                " attempts INTEGER NOT NULL, last_error TEXT NOT NULL, created_at TIMESTAMP WITH TIME ZONE NOT NULL,"
+                " updated_at TIMESTAMP WITH TIME ZONE NOT NULL, PRIMARY KEY (fingerprint, reporter))"
+            )
+        )
+        conn.execute(
+            sqlalchemy.text("INSERT INTO outbox VALUES ('f1', 'slack', 3, 'Slack: ratelimited', :t, :t)"), {"t": NOW}
+        )
+        conn.execute(sqlalchemy.text("CREATE TABLE migrations (name VARCHAR(100) PRIMARY KEY, applied_at TIMESTAMP)"))
+        for name in ("m001_initial", "m002_analyses", "m003_events_and_cursors"):
+            conn.execute(sqlalchemy.text("INSERT INTO migrations VALUES (:n, NULL)"), {"n": name})
+    engine.dispose()
+    store = _open(store_url)
+    [kept] = store.due(NOW)
+    assert (kept.fingerprint, kept.attempts) == ("f1", 3)
+    assert store.take_due("f1", "slack", NOW, NOW + timedelta(minutes=1))
+
+
+def test_a_due_post_is_taken_by_one_process_and_a_failing_destination_is_held_back(store_url: str) -> None:
+    store, other = _open(store_url), _open(store_url)
+    for fingerprint in ("f1", "f2"):
+        store.keep_for_retry(fingerprint, "slack", "Slack: ratelimited")
+    store.keep_for_retry("f3", "github", "GitHub: 500")
+    assert [p.fingerprint for p in store.due(_utcnow())] == ["f1", "f2", "f3"]
+    now = _utcnow()
+    taken = [s.take_due("f1", "slack", now, now + timedelta(minutes=1)) for s in (store, other)]
+    assert taken == [True, False]
+    # f1's retry failed: every Slack post waits for the next try; GitHub's do not.
+    store.keep_for_retry("f1", "slack", "Slack: ratelimited")
+    store.defer("slack", now + timedelta(seconds=30), probe="f1")
+    assert [p.fingerprint for p in other.due(now + timedelta(seconds=29))] == ["f3"]
+    assert {p.fingerprint for p in other.due(now + timedelta(seconds=31))} == {"f1", "f2", "f3"}
+    assert [p.attempts for p in store.pending() if p.fingerprint == "f1"] == [2]
+
+
+def test_old_handled_events_are_pruned_and_queued_ones_kept(store_url: str) -> None:
+    from incidentbot.event_queue import EventQueue
+    from incidentbot.store import events
+
+    store = _open(store_url)
+    queue = EventQueue(store)
+    for n in range(4):
+        queue.add("sentry-ingest", f"e{n}", '{"message": "x"}')
+    [first, second] = queue.claim("w", 2)
+    queue.finish(first.id, "w")
+    queue.finish(second.id, "w", error="bad", retry=False)
+    with store.engine.begin() as conn:
+        conn.execute(sqlalchemy.update(events).values(received_at=NOW - timedelta(days=30)))
+    assert (store.size_bytes() or 0) > 0
+    assert store.prune_events(NOW - timedelta(days=14)) == 2
+    assert queue.depth() == {"queued": 2}
+    assert store.prune_events(NOW - timedelta(days=14)) == 0
+
+
+def test_a_full_disk_fails_the_store_and_the_same_store_works_again_after(tmp_path: Path) -> None:
+    import resource
+
+    store = _open(f"sqlite:///{tmp_path / 'state.sqlite3'}")
+    store.check_writable()
+    store.close()  # the WAL is checkpointed and removed: the next write must grow a file
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1, limits[1]))  # no file may grow: a full disk for this process
+    try:
+        with pytest.raises(ReportError, match="cannot be written|unavailable") as error:
+            store.check_writable()
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+    assert "\n" not in error.value.one_line()
+    store.check_writable()  # the same store, no restart: the connection the failure broke was dropped
+
+
+def test_a_read_only_database_is_named_at_the_start() -> None:
+    with fresh_database() as url:
+        _open(url).close()
+        admin = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            name = url.rsplit("/", 1)[1]
+            conn.execute(sqlalchemy.text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on'))
+        admin.dispose()
+        store = _open(url)
+        with pytest.raises(ReportError, match="cannot be written: .*read-only") as error:
+            store.check_writable()
+        assert "write access" in error.value.one_line()
+        _close_all()
+
+
+def test_a_process_lets_go_of_its_own_leases(store_url: str) -> None:
+    store, other = _open(store_url), _open(store_url)
+    with store.engine.begin() as conn:
+        conn.execute(
+            sqlalchemy.insert(deliveries).values(
+                fingerprint="f1", reporter="slack", lease=store.holder + "x" * 24, leased_at=_utcnow(), reported_count=0
+            )
+        )
+        conn.execute(
+            sqlalchemy.insert(deliveries).values(
+                fingerprint="f2", reporter="slack", lease=other.holder + "x" * 24, leased_at=_utcnow(), reported_count=0
+            )
+        )
+    assert store.release_held() == 1  # f1 never got posted: its row goes, so the next post starts afresh
+    with store.engine.connect() as conn:
+        rows = conn.execute(sqlalchemy.select(deliveries.c.fingerprint, deliveries.c.lease)).all()
+    assert [(f, lease is not None) for f, lease in rows] == [("f2", True)]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(tz=UTC)
 
 
 def test_a_bad_database_url_is_one_line() -> None:

@@ -33,6 +33,7 @@ class Response:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (the request has been handled already)
+    trickle: float = 0.0  # seconds between the body's bytes, after the headers: a server that never quite answers
 
 
 @dataclass
@@ -47,6 +48,7 @@ class FakeServer:
     def __init__(self) -> None:
         self.requests: list[Request] = []
         self._faults: list[_Fault] = []
+        self._closing = threading.Event()
         # (method, path) → seconds: the next answer to that request comes this late (it was handled already).
         self.delays: dict[tuple[str, str], float] = {}
         self._lock = threading.RLock()
@@ -75,6 +77,7 @@ class FakeServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._closing.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -120,7 +123,17 @@ class FakeServer:
         for key, value in response.headers.items():
             handler.send_header(key, value)
         handler.end_headers()
-        handler.wfile.write(payload)
+        try:
+            if not response.trickle:
+                handler.wfile.write(payload)
+                return
+            for byte in payload:
+                if self._closing.wait(response.trickle):
+                    return
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up: what a deadline is for
 
     def _fault_for(self, request: Request) -> Response | None:
         for fault in self._faults:
