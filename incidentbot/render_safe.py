@@ -12,10 +12,13 @@ import re
 # all) would act on a terminal that shows the Markdown.
 # Also: word joiner and invisible operators, deprecated format characters, tag characters (invisible ASCII),
 # Hangul fillers (blank-looking names), line and paragraph separators (line breaks in some renderers).
-_BIDI_AND_ZERO_WIDTH = re.compile(
-    "[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\u2028\u2029\ufeff\u061c\u180e\u034f"
-    "\u115f\u1160\u3164\uffa0\U000e0000-\U000e007f\x00-\x08\x0b-\x1f\x7f-\x9f]"
+# Soft hyphens show only where a line breaks.
+#: What ``strip_invisible`` removes, as the inside of a regular-expression class (redaction reads past them too).
+INVISIBLE_CHARACTERS = (
+    "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\u2028\u2029\ufeff\u061c\u180e\u034f"
+    "\u115f\u1160\u3164\uffa0\U000e0000-\U000e007f\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad"
 )
+_BIDI_AND_ZERO_WIDTH = re.compile(f"[{INVISIBLE_CHARACTERS}]")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#!|~])")
 _AT = re.compile(r"@")
 _LONGEST_BACKTICKS = re.compile(r"`+")

@@ -4,19 +4,30 @@ Like sentry_sdk's EventScrubber: explicit named lists (``SENSITIVE_KEYS``, ``SEC
 ``PII_PATTERNS``), extendable through settings (``[redaction]`` in incidentbot.toml). A replaced value reads
 ``[REDACTED:<kind>]`` so a reader sees what was removed. Every pattern is linear-time: no nested quantifiers.
 Commit authors' e-mails come from git, not from the trace, and are not touched here.
+
+Patterns read the text without invisible characters (zero-width, joiners, soft hyphens, bidirectional marks…):
+a reader, or a model, joins ``gh<U+200B>p_…`` back into a token. What they find is mapped back onto the
+original text, so everything outside a redaction stays as it was.
+
+Personal data with a checksum or a grammar is validated by well-kept libraries before it is replaced:
+python-stdnum (IBANs, the national ID numbers in ``NATIONAL_IDS``), phonenumbers (phone numbers) and the
+standard library's ``ipaddress`` (IPv6 addresses).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cache, lru_cache
 
-from incidentbot.models import ExceptionInfo, Trace
+from incidentbot.models import ExceptionInfo, Frame, Trace
+from incidentbot.render_safe import INVISIBLE_CHARACTERS
 from incidentbot.settings import Redaction
 
 #: Words that make a variable, header, query or JSON key secret: ``db_password``, ``X-Api-Key``, ``authToken``.
@@ -94,7 +105,7 @@ SECRET_PATTERNS: tuple[tuple[str, str], ...] = (
     ("age-key", r"\bAGE-SECRET-KEY-1[A-Z0-9]{58}\b"),
     ("postman-key", r"\bPMAK-[a-f0-9]{24}-[a-f0-9]{34}\b"),
 )
-#: Personal data, by kind.
+#: Personal data found by a pattern alone, by kind.
 PII_PATTERNS: tuple[tuple[str, str], ...] = (
     (
         "email",
@@ -105,6 +116,41 @@ PII_PATTERNS: tuple[tuple[str, str], ...] = (
         r"\b(?!127\.0\.0\.1\b|0\.0\.0\.0\b)(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}\b",
     ),
 )
+#: National ID numbers replaced as ``national-id``: only shapes whose check digits make them unambiguous, each
+#: validated by python-stdnum (module under ``stdnum``) after its pattern matched. Numbers without a check
+#: digit (US SSN, UK NINO) or with one weak check digit on a bare run of digits (German tax id, Dutch BSN,
+#: Polish PESEL) would hit ordinary ids and are left out.
+NATIONAL_IDS: tuple[tuple[str, str, str], ...] = (
+    ("es.dni", "Spanish DNI", r"(?<![A-Za-z0-9])\d{8}-?[A-Z](?![A-Za-z0-9])"),
+    ("es.nie", "Spanish NIE", r"(?<![A-Za-z0-9])[XYZ]-?\d{7}-?[A-Z](?![A-Za-z0-9])"),
+    (
+        "it.codicefiscale",
+        "Italian codice fiscale",
+        r"(?<![A-Za-z0-9])[A-Z]{6}[0-9LMNP-V]{2}[ABCDEHLMPRST][0-9LMNP-V]{2}[A-Z][0-9LMNP-V]{3}[A-Z](?![A-Za-z0-9])",
+    ),
+    ("br.cpf", "Brazilian CPF, written 000.000.000-00", r"(?<![\w.\-])\d{3}\.\d{3}\.\d{3}-\d{2}(?![\w.\-])"),
+)
+#: IBANs, compact or in groups of four; python-stdnum checks the country's length and format and the check digits.
+_IBAN = re.compile(
+    r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,4})?)(?![A-Za-z0-9])"
+)
+#: Phone numbers: national-format numbers (``(415) 555-2671``) are read as numbers of this region; international
+#: ones (``+44 20 7946 0958``) are found whatever it is. North America's is the national format most often seen
+#: in English-language logs.
+PHONE_REGION = "US"
+#: What a phone number looks like before phonenumbers reads it: international (``+`` and 7–15 digits with phone
+#: punctuation) or North American (``(415) 555-2671``, ``415-555-2671``, ``1 415 555 2671``); never a bare run of
+#: digits (an id) and never inside a longer token (``v2.3.1-415-…``, ``/orders/415-555-…``).
+_PHONE = re.compile(
+    r"(?<![\w.\-/:+])"
+    r"(?:\+\d[\d \t().\-]{5,22}\d|(?:1[ .\-])?(?:\(\d{3}\) ?|\d{3}[ .\-])\d{3}[ .\-]\d{4})"
+    r"(?![\w+]|[.\-/:]\w)"
+)
+#: Phone-shaped numbers checked with phonenumbers in one text; past it they are replaced on their shape alone, so
+#: a megabyte of phone numbers costs seconds, not minutes.
+_PHONES_CHECKED = 500
+#: An IPv6 address (validated by ``ipaddress``), with a zone; not inside a word or a longer run of colons.
+_IPV6 = re.compile(r"(?<![\w:.%])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%[A-Za-z0-9_.\-]{1,32})?(?![\w:])")
 _CARD = re.compile(r"\b\d(?:[ \-]?\d){12,18}\b")
 _URL_PASSWORD = re.compile(
     r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^:/?#@\s]{0,200}:)(?P<secret>[^@/\s]{1,200})(?=@)"
@@ -125,12 +171,19 @@ _ASSIGNMENT = re.compile(
 
 #: A candidate for the high-entropy rule, and how near a sensitive word must be before it.
 _CANDIDATE = re.compile(r"(?<![\w+/=\-.])[A-Za-z0-9+/=_\-.~]{16,400}(?![\w+/=\-.~])")
+#: A segment of a URL or file path, for the same rule: ``/v1/token/Zx8k…``, ``/password/reset/Zx8k…``.
+_PATH_SEGMENT = re.compile(r"(?<=/)[A-Za-z0-9_\-.~+=]{16,400}(?![A-Za-z0-9_\-.~+=])")
+#: Words that, in a path, say the next segment is a capability: a link that works for whoever holds it.
+PATH_WORDS = ("reset", "verify", "confirm", "invite", "invitation", "magic", "activate", "unsubscribe", "share")
 _WORD = re.compile(r"[A-Za-z][A-Za-z_\-]{1,40}")
 _NEAR, _NEAR_WORDS = 40, 3
 _MIN_ENTROPY_BITS = 3.5
 _CACHED_CHARS, _CACHE_ENTRIES = 2_000, 50_000
 _SHORTEST_SECRET = 15  # characters: the shortest match of any SECRET_PATTERNS (a Slack token)
 _PII_NEEDS = {"email": "@", "ipv4": "."}
+#: What patterns do not see: a token with these inside still reads as one to a person or a model.
+_INVISIBLE = re.compile(f"[{INVISIBLE_CHARACTERS}\u00ad\ufe00-\ufe0f\u180b-\u180d]")
+_VISIBLE_RUN = re.compile(f"[^{INVISIBLE_CHARACTERS}\u00ad\ufe00-\ufe0f\u180b-\u180d]+")
 _IDENTIFIER_WORD = re.compile(r"[A-Z]?[a-z]{3,}")
 
 
@@ -148,7 +201,9 @@ class _Rules:
 
 
 def scrub_trace(trace: Trace, redaction: Redaction) -> tuple[Trace, int]:
-    """A copy of ``trace`` with secrets and personal data replaced, and how many values were replaced."""
+    """A copy of ``trace`` with secrets and personal data replaced, and how many values were replaced: every
+    field that comes from the trace (types, messages, paths, functions, modules, source lines, variables and
+    their names, tags, the URL, the environment and the parser's warnings; the release for secrets only)."""
     rules = _rules(redaction)
     counter = [0]
 
@@ -160,11 +215,18 @@ def scrub_trace(trace: Trace, redaction: Redaction) -> tuple[Trace, int]:
         return cleaned
 
     exceptions = tuple(_scrub_exception(exc, text, rules, counter) for exc in trace.exceptions)
+    release = None
+    if trace.release is not None:
+        # The release names the revision (a git tag): ``1.0.0.12`` reads as an IPv4 address, yet must stay.
+        release, count = _scrub_uncached(trace.release, rules, personal=False)
+        counter[0] += count
     scrubbed = replace(
         trace,
         exceptions=exceptions,
         url=text(trace.url),
-        tags=tuple((k, _value_for_key(k, v, rules, counter)) for k, v in trace.tags),
+        release=release,
+        environment=text(trace.environment),
+        tags=tuple(_pair(k, v, rules, counter) for k, v in trace.tags),
         warnings=tuple(text(w) or "" for w in trace.warnings),
     )
     return scrubbed, counter[0]
@@ -231,19 +293,30 @@ def _scrub_keyed(key: str, value: object, rules: _Rules, counter: list[int], dep
 def _scrub_exception(
     exc: ExceptionInfo, text: Callable[[str | None], str | None], rules: _Rules, counter: list[int]
 ) -> ExceptionInfo:
-    frames = tuple(
-        replace(
-            frame,
-            filename=text(frame.filename) or "",
-            abs_path=text(frame.abs_path),
-            context_line=text(frame.context_line),
-            pre_context=tuple(text(x) or "" for x in frame.pre_context),
-            post_context=tuple(text(x) or "" for x in frame.post_context),
-            vars=tuple((k, _value_for_key(k, v, rules, counter)) for k, v in frame.vars),
-        )
-        for frame in exc.frames
+    frames = tuple(_scrub_frame(frame, text, rules, counter) for frame in exc.frames)
+    return replace(exc, type=text(exc.type) or "", value=text(exc.value) or "", module=text(exc.module), frames=frames)
+
+
+def _scrub_frame(frame: Frame, text: Callable[[str | None], str | None], rules: _Rules, counter: list[int]) -> Frame:
+    return replace(
+        frame,
+        filename=text(frame.filename) or "",
+        abs_path=text(frame.abs_path),
+        function=text(frame.function),
+        module=text(frame.module),
+        context_line=text(frame.context_line),
+        pre_context=tuple(text(x) or "" for x in frame.pre_context),
+        post_context=tuple(text(x) or "" for x in frame.post_context),
+        vars=tuple(_pair(k, v, rules, counter) for k, v in frame.vars),
     )
-    return replace(exc, value=text(exc.value) or "", frames=frames)
+
+
+def _pair(key: str, value: str, rules: _Rules, counter: list[int]) -> tuple[str, str]:
+    """A variable or tag: its value replaced whole when its name is sensitive, both scrubbed as text otherwise
+    (a generated name can hold a token too)."""
+    name, count = _scrub(key, rules)
+    counter[0] += count
+    return name, _value_for_key(key, value, rules, counter)
 
 
 def _value_for_key(key: str, value: str, rules: _Rules, counter: list[int]) -> str:
@@ -267,69 +340,257 @@ def _scrub(value: str, rules: _Rules) -> tuple[str, int]:
     return scrubbed
 
 
-def _scrub_uncached(value: str, rules: _Rules) -> tuple[str, int]:
-    count = 0
+#: A replacement: ``text[start:end]`` becomes the string.
+_Edit = tuple[int, int, str]
+#: A stretch of the text being redacted: a span of the original's visible characters, or a replacement.
+_Piece = tuple[int, int] | str
 
-    def sub(pattern: re.Pattern[str], kind: str, text: str, group: str | None = None) -> str:
-        nonlocal count
 
-        def repl(match: re.Match[str]) -> str:
-            nonlocal count
+class _Text:
+    """The text being redacted. ``current`` is what the patterns read: the original without invisible
+    characters, with the replacements made so far. When characters were removed, ``pieces`` says where each
+    stretch of ``current`` came from, so the result is the original with only the replaced spans changed."""
+
+    __slots__ = ("original", "current", "count", "_positions", "_pieces")
+
+    def __init__(self, original: str) -> None:
+        self.original = original
+        self.current = original
+        self.count = 0
+        self._positions: list[int] | None = None  # index in the original of each visible character, and its end
+        self._pieces: list[_Piece] | None = None
+        if _INVISIBLE.search(original) is not None:
+            positions: list[int] = []
+            runs: list[str] = []
+            for run in _VISIBLE_RUN.finditer(original):
+                positions.extend(range(run.start(), run.end()))
+                runs.append(run[0])
+            positions.append(len(original))
+            self.current = "".join(runs)
+            self._positions = positions
+            self._pieces = [(0, len(self.current))] if self.current else []
+
+    def apply(self, edits: list[_Edit]) -> None:
+        """Make ``edits`` (sorted, not overlapping, on ``current``)."""
+        if not edits:
+            return
+        out: list[str] = []
+        position = 0
+        for start, end, replacement in edits:
+            out += [self.current[position:start], replacement]
+            position = end
+        out.append(self.current[position:])
+        if self._pieces is not None:
+            self._pieces = _respliced(self._pieces, edits, len(self.current))
+        self.current = "".join(out)
+        self.count += len(edits)
+
+    def result(self) -> str:
+        if self._pieces is None or self._positions is None:
+            return self.current
+        positions, out = self._positions, []
+        for piece in self._pieces:
+            if isinstance(piece, str):
+                out.append(piece)
+            else:  # the original from this visible character to the next kept one, invisible ones included
+                out.append(self.original[positions[piece[0]] if piece[0] else 0 : positions[piece[1]]])
+        return "".join(out)
+
+
+def _respliced(pieces: list[_Piece], edits: list[_Edit], length: int) -> list[_Piece]:
+    starts: list[int] = []
+    offset = 0
+    for piece in pieces:
+        starts.append(offset)
+        offset += _piece_length(piece)
+    out: list[_Piece] = []
+    position = 0
+    for start, end, replacement in edits:
+        out += _pieces_between(pieces, starts, position, start)
+        out.append(replacement)
+        position = end
+    out += _pieces_between(pieces, starts, position, length)
+    return out
+
+
+def _pieces_between(pieces: list[_Piece], starts: list[int], start: int, end: int) -> list[_Piece]:
+    out: list[_Piece] = []
+    index = bisect_right(starts, start) - 1
+    while start < end:
+        piece, offset = pieces[index], starts[index]
+        low, high = start - offset, min(end - offset, _piece_length(piece))
+        if high > low:
+            out.append(piece[low:high] if isinstance(piece, str) else (piece[0] + low, piece[0] + high))
+        start = offset + high
+        index += 1
+    return out
+
+
+def _piece_length(piece: _Piece) -> int:
+    return len(piece) if isinstance(piece, str) else piece[1] - piece[0]
+
+
+def _scrub_uncached(value: str, rules: _Rules, personal: bool = True) -> tuple[str, int]:
+    """``personal=False``: secrets only (a release keeps the version shapes that look like personal data)."""
+    text = _Text(value)
+
+    def sub(pattern: re.Pattern[str], kind: str, group: str | None = None) -> None:
+        edits: list[_Edit] = []
+        for match in pattern.finditer(text.current):
             secret = match[group] if group else match[0]
             if secret in rules.allow or secret.startswith("[REDACTED"):
-                return match[0]
-            count += 1
-            return (match["head"] if group else "") + f"[REDACTED:{kind}]"
-
-        return pattern.sub(repl, text)
+                continue
+            start, end = match.span(group) if group else match.span()
+            edits.append((start, end, f"[REDACTED:{kind}]"))
+        text.apply(edits)
 
     # Each step runs only where it could match: most strings of an event are short names and numbers.
-    assigns = "=" in value or ":" in value
+    assigns = "=" in text.current or ":" in text.current
     # Credentials inside URLs first: the e-mail pattern would otherwise take ``user:pw@host`` apart.
-    if "@" in value and "://" in value:
-        value = sub(_URL_PASSWORD, "password", value, "secret")
+    if "@" in text.current and "://" in text.current:
+        sub(_URL_PASSWORD, "password", "secret")
     if assigns:
-        value = sub(_HEADER_LINE, "auth-header", value, "secret")
-    if len(value) >= _SHORTEST_SECRET:
+        sub(_HEADER_LINE, "auth-header", "secret")
+    if len(text.current) >= _SHORTEST_SECRET:
         for kind, pattern in rules.secrets:
-            value = sub(pattern, kind, value)
-    for kind, pattern, needed in rules.personal:
-        if needed in value:
-            value = sub(pattern, kind, value)
+            sub(pattern, kind)
+    digits = personal and any(char.isdigit() for char in text.current)
+    if personal:
+        for kind, pattern, needed in rules.personal:
+            if needed in text.current:
+                sub(pattern, kind)
+    if digits:
+        text.apply(_validated(_IBAN, text.current, _valid_iban, "iban", rules))
+        for pattern, valid in _national_ids():
+            text.apply(_validated(pattern, text.current, valid, "national-id", rules))
     for kind, pattern in rules.patterns:
-        value = sub(pattern, kind, value)
-    assigned = cards = entropic = 0
+        sub(pattern, kind)
     if assigns:
-        value, assigned = _scrub_assignments(value, rules)
-    if len(value) >= 13:
-        value, cards = _scrub_cards(value)
-    if len(value) >= 16:
-        value, entropic = _scrub_entropic(value, rules)
+        text.apply(_assignment_edits(text.current, rules))
+    if digits and len(text.current) >= 13:
+        text.apply(_card_edits(text.current))
+    if digits and len(text.current) >= 7:
+        text.apply(_phone_edits(text.current, rules))
+    if personal and ("::" in text.current or text.current.count(":") >= 7):
+        text.apply(_ipv6_edits(text.current, rules))
+    if len(text.current) >= 16:
+        text.apply(_entropic_edits(text.current, rules))
     for denied in rules.deny:
-        if denied in value:
-            count += value.count(denied)
-            value = value.replace(denied, "[REDACTED:denied]")
-    return value, count + assigned + cards + entropic
+        if denied in text.current:
+            text.apply(_occurrences(text.current, denied))
+    return text.result(), text.count
 
 
-def _scrub_entropic(value: str, rules: _Rules) -> tuple[str, int]:
+def _occurrences(value: str, denied: str) -> list[_Edit]:
+    edits: list[_Edit] = []
+    start = value.find(denied)
+    while start >= 0:
+        edits.append((start, start + len(denied), "[REDACTED:denied]"))
+        start = value.find(denied, start + len(denied))
+    return edits
+
+
+def _validated(
+    pattern: re.Pattern[str], value: str, valid: Callable[[str], bool], kind: str, rules: _Rules
+) -> list[_Edit]:
+    edits: list[_Edit] = []
+    for match in pattern.finditer(value):
+        if match[0] not in rules.allow and valid(match[0]):
+            edits.append((match.start(), match.end(), f"[REDACTED:{kind}]"))
+    return edits
+
+
+def _valid_iban(candidate: str) -> bool:
+    """Valid as written, or once groups of four that follow it (``… 0130 00 EURO``) are left out."""
+    from stdnum import iban
+
+    while True:
+        if iban.is_valid(candidate):
+            return True
+        head, _, _ = candidate.rpartition(" ")
+        if len(head) < 15:
+            return False
+        candidate = head
+
+
+@cache
+def _national_ids() -> tuple[tuple[re.Pattern[str], Callable[[str], bool]], ...]:
+    from importlib import import_module
+
+    out = []
+    for module, _name, pattern in NATIONAL_IDS:
+        valid: Callable[[str], bool] = import_module(f"stdnum.{module}").is_valid
+        out.append((re.compile(pattern), _not_repeated(valid)))
+    return tuple(out)
+
+
+def _not_repeated(valid: Callable[[str], bool]) -> Callable[[str], bool]:
+    """``111.111.111-11`` passes a CPF check yet is never issued: a number of one repeated digit is no one's."""
+    return lambda candidate: len(set(re.sub(r"\D", "", candidate))) > 1 and valid(candidate)
+
+
+def _phone_edits(value: str, rules: _Rules) -> list[_Edit]:
+    """Phone-shaped numbers that phonenumbers' matcher finds, with STRICT_GROUPING leniency: valid numbers (for
+    ``PHONE_REGION`` when written without a country code) whose digits are grouped the way their country
+    writes them."""
+    import phonenumbers
+
+    edits: list[_Edit] = []
+    for checked, candidate in enumerate(_PHONE.finditer(value)):
+        if candidate[0] in rules.allow:
+            continue
+        if checked >= _PHONES_CHECKED:
+            edits.append((candidate.start(), candidate.end(), "[REDACTED:phone]"))
+            continue
+        matcher = phonenumbers.PhoneNumberMatcher(
+            candidate[0], PHONE_REGION, leniency=phonenumbers.Leniency.STRICT_GROUPING, max_tries=3
+        )
+        for match in matcher:
+            start, end = candidate.start() + match.start, candidate.start() + match.end
+            if match.start == 0 or value[start - 1 : start] in " \t(":
+                edits.append((start, end, "[REDACTED:phone]"))
+    return edits
+
+
+def _ipv6_edits(value: str, rules: _Rules) -> list[_Edit]:
+    """Valid IPv6 addresses with at least three groups and eight hex digits: not ``::1``, ``a::b:c``, C++ and
+    Rust paths (``std::vector``, ``a::b``) or times (``10:00:00``)."""
+    edits: list[_Edit] = []
+    for match in _IPV6.finditer(value):
+        address = match[0].partition("%")[0]
+        groups = [group for group in address.split(":") if group]
+        if len(groups) < 3 or sum(len(group) for group in groups) < 8 or match[0] in rules.allow:
+            continue
+        try:
+            ipaddress.IPv6Address(address)
+        except ValueError:
+            continue
+        edits.append((match.start(), match.end(), "[REDACTED:ipv6]"))
+    return edits
+
+
+def _entropic_edits(value: str, rules: _Rules) -> list[_Edit]:
     """A random-looking string (16+ characters, mixed case and digits) within a few words after a sensitive
-    word: ``api key is Zx8k…``, ``invalid token 'Q7w9…'``, ``credentials wJalr…``."""
-    out: list[str] = []
-    position = count = 0
-    for match in _CANDIDATE.finditer(value):
-        secret = match[0]
-        if secret in rules.allow or not _random_looking(secret):
-            continue
-        before = value[max(0, match.start() - _NEAR) : match.start()]
-        words = _WORD.findall(before)[-_NEAR_WORDS:]
-        if not any(_near_word(word, rules) for word in words):
-            continue
-        out += [value[position : match.start()], "[REDACTED:high-entropy]"]
-        position = match.end()
-        count += 1
-    out.append(value[position:])
-    return "".join(out), count
+    word: ``api key is Zx8k…``, ``invalid token 'Q7w9…'``, ``credentials wJalr…``; or a segment of a path after
+    one, or after a word that makes a link a capability: ``/v1/token/Zx8k…``, ``/password/reset/Zx8k…``."""
+    found: list[_Edit] = []
+    for pattern, words_before in ((_CANDIDATE, _near_word), (_PATH_SEGMENT, _near_path_word)):
+        for match in pattern.finditer(value):
+            secret = match[0]
+            if secret in rules.allow or not _random_looking(secret):
+                continue
+            before = value[max(0, match.start() - _NEAR) : match.start()]
+            if any(words_before(word, rules) for word in _WORD.findall(before)[-_NEAR_WORDS:]):
+                found.append((match.start(), match.end(), "[REDACTED:high-entropy]"))
+    edits: list[_Edit] = []
+    for edit in sorted(found):
+        if not edits or edit[0] >= edits[-1][1]:
+            edits.append(edit)
+    return edits
+
+
+def _near_path_word(word: str, rules: _Rules) -> bool:
+    return _near_word(word, rules) or word.lower() in PATH_WORDS
 
 
 def _near_word(word: str, rules: _Rules) -> bool:
@@ -346,35 +607,28 @@ def _random_looking(text: str) -> bool:
     return -sum(p * math.log2(p) for p in frequencies) >= _MIN_ENTROPY_BITS
 
 
-def _scrub_assignments(value: str, rules: _Rules) -> tuple[str, int]:
+def _assignment_edits(value: str, rules: _Rules) -> list[_Edit]:
     """``password=…``, ``"token": "…"``, ``Authorization: Bearer …`` with a sensitive key name."""
-    out: list[str] = []
-    position = count = 0
+    edits: list[_Edit] = []
+    position = 0
     for match in _ASSIGNMENT.finditer(value):
         secret = match["secret"]
         if match.start() < position or not _is_sensitive(match["key"], rules):
             continue
         if secret in rules.allow or secret.startswith("[REDACTED"):
             continue
-        out += [value[position : match.end()], f"[REDACTED:{match['key'].lower()[:40]}]"]
         position = match.end() + len(secret)
-        count += 1
-    out.append(value[position:])
-    return "".join(out), count
+        edits.append((match.end(), position, f"[REDACTED:{match['key'].lower()[:40]}]"))
+    return edits
 
 
-def _scrub_cards(value: str) -> tuple[str, int]:
-    count = 0
-
-    def repl(match: re.Match[str]) -> str:
-        nonlocal count
+def _card_edits(value: str) -> list[_Edit]:
+    edits: list[_Edit] = []
+    for match in _CARD.finditer(value):
         digits = re.sub(r"\D", "", match[0])
         if 13 <= len(digits) <= 19 and _luhn(digits):
-            count += 1
-            return "[REDACTED:card-number]"
-        return match[0]
-
-    return _CARD.sub(repl, value), count
+            edits.append((match.start(), match.end(), "[REDACTED:card-number]"))
+    return edits
 
 
 def _luhn(digits: str) -> bool:
@@ -404,9 +658,16 @@ def _sensitive_words(key: str, rules: _Rules) -> bool:
     return any(k in words or ("_" in k and (k in snake or k.replace("_", "") in squashed)) for k in rules.keys)
 
 
+def _within_identifiers(pattern: str) -> str:
+    """``\\b`` in ``SECRET_PATTERNS`` as a boundary of letters and digits only, so that a token inside a generated
+    name (``handler_ghp_…``, ``ghp_…_v2``) is found too."""
+    start = re.sub(r"\\b(?=[A-Za-z(])", lambda _: "(?<![A-Za-z0-9])", pattern)
+    return start.replace(r"\b", "(?![A-Za-z0-9])")
+
+
 @lru_cache(maxsize=16)
 def _rules(redaction: Redaction) -> _Rules:
-    secrets = tuple((kind, re.compile(p)) for kind, p in SECRET_PATTERNS)
+    secrets = tuple((kind, re.compile(_within_identifiers(p))) for kind, p in SECRET_PATTERNS)
     personal = tuple((kind, re.compile(p), _PII_NEEDS[kind]) for kind, p in PII_PATTERNS)
     patterns = tuple(("custom", re.compile(p)) for p in redaction.extra_patterns)
     keys = tuple(k.lower() for k in (*SENSITIVE_KEYS, *redaction.extra_sensitive_keys))
