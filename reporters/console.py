@@ -25,12 +25,16 @@ class ConsoleReporter:
     name = "console"
 
     def render(self, report: Report, color: bool = False, now: datetime | None = None) -> str:
+        """``color`` alone decides: an explicit choice wins over NO_COLOR, TERM=dumb and FORCE_COLOR (the NO_COLOR
+        convention); the CLI passes the terminal's answer when no flag is given."""
         now = now or datetime.now(tz=UTC)
         buffer = io.StringIO()
         console = Console(
             file=buffer,
             force_terminal=color,
             no_color=not color,
+            color_system="standard" if color else None,
+            legacy_windows=False,
             width=WIDTH,
             highlight=False,
             emoji=False,

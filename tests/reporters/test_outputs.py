@@ -6,6 +6,8 @@ import json
 import re
 from datetime import UTC, datetime
 
+import pytest
+
 from incidentbot.draft.template import draft_report
 from incidentbot.models import (
     CodeLocation,
@@ -106,7 +108,22 @@ def test_markdown_without_evidence_reads_sensibly() -> None:
     assert "No in-app frame could be mapped" in text and "No suspect commit" in text and "No owner found" in text
 
 
-def test_console_colour_only_when_asked_and_no_markup_injection() -> None:
+TERMINALS = {
+    "unset": {},
+    "no-color-dumb": {"NO_COLOR": "1", "TERM": "dumb"},
+    "force-color": {"FORCE_COLOR": "1", "TERM": "xterm-256color", "COLORTERM": "truecolor"},
+    "narrow": {"COLUMNS": "20", "LINES": "5"},
+}
+
+
+@pytest.mark.parametrize("terminal", sorted(TERMINALS))
+def test_console_colour_only_when_asked_and_no_markup_injection(terminal: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Colour follows ``color`` alone: an explicit flag wins over NO_COLOR, TERM=dumb and FORCE_COLOR (the NO_COLOR
+    convention), and the output is the same whatever terminal runs the tests."""
+    for name in ("NO_COLOR", "FORCE_COLOR", "TERM", "COLORTERM", "COLUMNS", "LINES", "TTY_COMPATIBLE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in TERMINALS[terminal].items():
+        monkeypatch.setenv(name, value)
     report = draft_report(_evidence("[bold red]fake[/] \x1b[31m"), now=NOW)
     plain = ConsoleReporter().render(report, color=False, now=NOW)
     coloured = ConsoleReporter().render(report, color=True, now=NOW)
@@ -114,6 +131,9 @@ def test_console_colour_only_when_asked_and_no_markup_injection() -> None:
     assert "\x1b[" in coloured
     assert "[bold red]fake[/]" in plain
     assert "Bob Builder" in plain and "82% (high)" in plain and "shop/cart.py:7" in plain
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("TERM", raising=False)
+    assert plain == ConsoleReporter().render(report, color=False, now=NOW)  # the same in every terminal
 
 
 def test_title_strips_invisible_characters_and_newlines() -> None:
