@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: venv demo test fuzz lint bench examples clean
+.PHONY: venv demo test fuzz lint bench chaos examples clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "incidentbot needs Python 3.11 or newer: set PYTHON=python3.11")'
@@ -42,6 +42,12 @@ lint: venv
 bench: venv
 	$(PIP) install -e ".[test,bench]"
 	$(PY) -m benchmarks.run
+
+# The daemon through kill -9, destination faults, dropped database connections, a full disk and a burst
+# (benchmarks/chaos.py, about 10 minutes); kept out of `make test`. The table goes into benchmarks/results.md.
+chaos: venv
+	$(PIP) install -e ".[test,bench]"
+	$(PY) -m benchmarks.chaos --write
 
 clean:
 	rm -rf $(VENV) examples/shop-repo examples/demo-event.json benchmarks/work build dist *.egg-info

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from incidentbot.scrub import scrub_payload
 from incidentbot.settings import Redaction
-from incidentbot.store import Store, cursors, events
+from incidentbot.store import ALIVE, Store, cursors, events
 
 MAX_ATTEMPTS = 5
 
@@ -86,8 +86,12 @@ class EventQueue:
 
     def claim(self, worker: str, limit: int = 1) -> list[QueuedEvent]:
         """Take up to ``limit`` queued events (or events whose worker died) for this worker."""
-        stale = _now() - timedelta(seconds=self.claim_seconds)
-        claimable = (events.c.status == "queued") | ((events.c.status == "claimed") & (events.c.claimed_at < stale))
+        now = _now()
+        stale = now - timedelta(seconds=self.claim_seconds)
+        dead = select(self.store.dead_beats(now).subquery().c.name)
+        claimable = (events.c.status == "queued") | (
+            (events.c.status == "claimed") & ((events.c.claimed_at < stale) | (ALIVE + events.c.worker).in_(dead))
+        )
         with self.engine.begin() as conn:
             query = select(events.c.id).where(claimable).order_by(events.c.id).limit(limit)
             if self.postgres:

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    func,
     insert,
     inspect,
     select,
@@ -46,6 +47,12 @@ from incidentbot.errors import ConfigError, ReportError, StoreUnavailable
 from incidentbot.models import Analysis, Delivery, Incident, IncidentState, Report
 
 LEASE_SECONDS = 300.0  # a post that takes longer than this is presumed dead
+# A daemon worker beats every few seconds (a row "alive:<worker>" in cursors, holding its store's holder); one
+# silent this long is dead (kill -9, a lost host), and its claims and leases are taken over without waiting
+# for LEASE_SECONDS. Processes that do not beat (the CLI, the Action) fall back on LEASE_SECONDS.
+DEAD_AFTER_SECONDS = 15.0
+ALIVE = "alive:"
+HOLDER_LENGTH = 12
 _POLL_SECONDS = 0.2
 
 metadata = MetaData()
@@ -158,7 +165,7 @@ class Store:
         self.url = url
         self.lease_seconds = lease_seconds
         # Starts every lease token this store takes, so that a process can let go of its own after a failure.
-        self.holder = uuid.uuid4().hex[:12]
+        self.holder = uuid.uuid4().hex[:HOLDER_LENGTH]
         self.engine = _engine(url)
         self._migrate()
 
@@ -309,7 +316,11 @@ class Store:
                 .where(
                     deliveries.c.fingerprint == fingerprint,
                     deliveries.c.reporter == reporter,
-                    (deliveries.c.lease.is_(None)) | (deliveries.c.leased_at < stale),
+                    (deliveries.c.lease.is_(None))
+                    | (deliveries.c.leased_at < stale)
+                    | func.substr(deliveries.c.lease, 1, HOLDER_LENGTH).in_(
+                        select(self.dead_beats(now).subquery().c.value)
+                    ),
                 )
                 .values(lease=token, leased_at=now)
             )
@@ -410,6 +421,36 @@ class Store:
     def done(self, fingerprint: str, reporter: str) -> None:
         with self._begin() as conn:
             conn.execute(outbox.delete().where(outbox.c.fingerprint == fingerprint, outbox.c.reporter == reporter))
+
+    # liveness: a running worker beats; a claim or lease of a worker whose beat stopped is taken over at once
+
+    def beat(self, worker: str) -> None:
+        """Say that ``worker`` (whose leases start with this store's ``holder``) is alive, now."""
+        key, now = f"{ALIVE}{worker}", _now()
+        with self._begin() as conn:
+            done = conn.execute(update(cursors).where(cursors.c.name == key).values(value=self.holder, updated_at=now))
+            if not done.rowcount:
+                conn.execute(insert(cursors).values(name=key, value=self.holder, updated_at=now))
+
+    def forget_beat(self, worker: str) -> None:
+        """A worker that leaves in good order: nothing of it is left to take over."""
+        with self._begin() as conn:
+            conn.execute(cursors.delete().where(cursors.c.name == f"{ALIVE}{worker}"))
+
+    def dead_beats(self, now: datetime) -> Any:
+        """The heartbeat rows of workers that stopped beating (a SQL selectable, for the takeover conditions)."""
+        return select(cursors.c.name, cursors.c.value).where(
+            cursors.c.name.startswith(ALIVE, autoescape=True),
+            cursors.c.updated_at < now - timedelta(seconds=DEAD_AFTER_SECONDS),
+        )
+
+    def forget_silent(self, before: datetime) -> int:
+        """Drop the heartbeat rows of workers silent since ``before`` (long dead: what they held is taken over)."""
+        with self._begin() as conn:
+            done = conn.execute(
+                cursors.delete().where(cursors.c.name.startswith(ALIVE, autoescape=True), cursors.c.updated_at < before)
+            )
+        return int(done.rowcount or 0)
 
     # health and upkeep
 

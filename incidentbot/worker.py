@@ -8,6 +8,7 @@ through the deliveries' leases, so a restart posts each report exactly once.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import logging
@@ -16,6 +17,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -39,6 +41,7 @@ from incidentbot.store import Store, open_store
 log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 0.2
+HEARTBEAT_SECONDS = 2.0  # a worker silent for the store's DEAD_AFTER_SECONDS (15) is taken for dead
 STORE_BACKOFF_MAX = 10.0  # seconds between tries while the store fails
 RETRY_CHECK_SECONDS = 1.0  # how often a worker looks for failed posts whose retry is due
 TURN_CHECK_SECONDS = 30.0  # how often a worker asks whether it is its turn to sync or prune
@@ -141,6 +144,8 @@ def worker_process(settings: Settings, index: int, stop: Any, log_level: int) ->
     def alive() -> bool:
         return os.getppid() == parent
 
+    heartbeat = threading.Thread(target=_beat, args=(store, name, stop, alive), name="heartbeat", daemon=True)
+    heartbeat.start()
     try:
         while not stop.is_set() and alive():
             try:
@@ -162,7 +167,21 @@ def worker_process(settings: Settings, index: int, stop: Any, log_level: int) ->
             if not claimed:
                 stop.wait(IDLE_SECONDS)
     finally:
+        with contextlib.suppress(Exception):  # leaving in good order: nothing of this worker to take over
+            store.forget_beat(name)
         store.close()
+
+
+def _beat(store: Store, name: str, stop: Any, alive: Callable[[], bool]) -> None:
+    """Beat every ``HEARTBEAT_SECONDS`` from a thread of its own, so that a long triage does not look like a dead
+    worker, while a worker killed with ``kill -9`` stops beating and its claims and leases are taken over."""
+    while alive():
+        try:
+            store.beat(name)
+        except Exception as exc:  # the store is down: the main loop says so and waits for it
+            log.debug("heartbeat of %s failed: %s", name, exc)
+        if stop.wait(HEARTBEAT_SECONDS):
+            return
 
 
 class Chores:
@@ -209,6 +228,7 @@ class Chores:
         if days > 0 and self._due("prune", TURN_CHECK_SECONDS) and self.queue.take_turn("prune", PRUNE_SECONDS):
             before = _now() - timedelta(days=days)
             pruned = self.store.prune_events(before)
+            self.store.forget_silent(_now() - timedelta(days=1))
             if pruned:
                 log.info("pruned %d handled events received before %s", pruned, f"{before:%Y-%m-%d %H:%M}")
 

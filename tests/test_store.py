@@ -273,3 +273,36 @@ def test_queued_events_are_stored_redacted_and_keep_their_count(store_url: str) 
         for secret in ("hunter2", "hdr-secret-1", "ck-secret-2", "crumb-secret-3", "Globex"):
             assert secret not in payload
     assert parse_trace(stored[0]).redactions == 4
+
+
+def test_what_a_silent_worker_held_is_taken_over_at_once_and_a_beating_one_keeps_it(store_url: str) -> None:
+    from incidentbot.event_queue import EventQueue
+    from incidentbot.store import cursors
+
+    dead, alive, other = _open(store_url), _open(store_url), _open(store_url)
+    queue = EventQueue(other)
+    for n in range(2):
+        queue.add("sentry-ingest", f"e{n}", '{"message": "x"}')
+    [first] = EventQueue(dead).claim("dead-worker", 1)
+    [second] = EventQueue(alive).claim("live-worker", 1)
+    for store, worker, fingerprint in ((dead, "dead-worker", "f1"), (alive, "live-worker", "f2")):
+        store.beat(worker)
+        with store.engine.begin() as conn:
+            token = store.holder + "x" * 24
+            conn.execute(
+                sqlalchemy.insert(deliveries).values(
+                    fingerprint=fingerprint, reporter="slack", lease=token, leased_at=_utcnow(), reported_count=0
+                )
+            )
+    assert queue.claim("w", 2) == [] and not other._take("f1", "slack", "t" * 36)  # both beat: nothing to take
+    with dead.engine.begin() as conn:  # the first worker was killed 20 s ago: its beat stopped
+        conn.execute(
+            sqlalchemy.update(cursors)
+            .where(cursors.c.name == "alive:dead-worker")
+            .values(updated_at=_utcnow() - timedelta(seconds=20))
+        )
+    assert [e.id for e in queue.claim("w", 2)] == [first.id]
+    assert other._take("f1", "slack", "t" * 36) and not other._take("f2", "slack", "u" * 36)
+    assert second.id not in [e.id for e in queue.claim("w", 2)]
+    alive.forget_beat("live-worker")
+    assert other.forget_silent(_utcnow()) == 1  # the dead worker's row; the live one left in good order

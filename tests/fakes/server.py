@@ -82,9 +82,15 @@ class FakeServer:
         self.httpd.server_close()
 
     def fail_next(self, method: str, path: str, response: Response, times: int = 1) -> None:
-        """The next ``times`` requests whose path contains ``path`` get ``response`` instead of an answer."""
+        """The next ``times`` requests (``method`` "*": of any method) whose path contains ``path`` get
+        ``response`` instead of an answer."""
         with self._lock:
             self._faults.append(_Fault(method.upper(), path, response, times))
+
+    def clear_faults(self) -> None:
+        """The fault is over: every request is answered again."""
+        with self._lock:
+            self._faults.clear()
 
     def calls(self, method: str, path_part: str = "", exact: bool = False) -> list[Request]:
         """The requests made with ``method`` to paths containing (or, ``exact``, equal to) ``path_part``."""
@@ -137,7 +143,7 @@ class FakeServer:
 
     def _fault_for(self, request: Request) -> Response | None:
         for fault in self._faults:
-            if fault.method == request.method and fault.path in request.path and fault.times > 0:
+            if fault.method in ("*", request.method) and fault.path in request.path and fault.times > 0:
                 fault.times -= 1
                 return fault.response
         return None
