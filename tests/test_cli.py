@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -77,6 +78,34 @@ def test_console_has_no_colour_when_not_a_terminal(shop: ShopHistory, tmp_path: 
     assert done.returncode == 0, done.stderr
     assert "\x1b[" not in done.stdout
     assert "shop/pricing.py" in done.stdout and shop.culprit[:7] in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("flags", "environment", "coloured"),
+    [
+        (["--color", "always"], {"NO_COLOR": "1", "TERM": "dumb"}, True),  # an explicit flag beats both
+        (["--color"], {"NO_COLOR": "1"}, True),
+        (["--color", "never"], {"TERM": "xterm-256color"}, False),
+        (["--no-color"], {}, False),
+        ([], {"NO_COLOR": "1", "TERM": "xterm-256color"}, False),  # auto, and not a terminal anyway
+    ],
+)
+def test_an_explicit_colour_choice_overrides_no_color_and_term(
+    shop: ShopHistory, tmp_path: Path, flags: list[str], environment: dict[str, str], coloured: bool
+) -> None:
+    trace = tmp_path / "trace.txt"
+    trace.write_text(_traceback(shop.builder.root))
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM", "FORCE_COLOR")} | environment
+    done = subprocess.run(
+        [sys.executable, "-m", "incidentbot", "triage", str(trace), "--repo", str(shop.builder.root), *flags],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert ("\x1b[" in done.stdout) is coloured
+    assert "shop/pricing.py" in done.stdout
 
 
 def test_a_file_moved_after_the_release_is_found_at_the_release(shop: ShopHistory, tmp_path: Path) -> None:
