@@ -226,7 +226,8 @@ def _print_report(report: Any, conf: Any, fmt: str, color: bool) -> None:
     else:
         from reporters.console import ConsoleReporter
 
-        click.echo(ConsoleReporter().render(report, color=color), nl=False)
+        # click.echo strips colour when stdout is not a terminal, unless told: --color always must reach a pipe.
+        click.echo(ConsoleReporter().render(report, color=color), nl=False, color=color)
 
 
 @main.command(epilog=DOCTOR_EXAMPLES)
