@@ -22,7 +22,17 @@ _BIDI_AND_ZERO_WIDTH = re.compile(f"[{INVISIBLE_CHARACTERS}]")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#!|~])")
 _AT = re.compile(r"@")
 _LONGEST_BACKTICKS = re.compile(r"`+")
-_BARE_URL = re.compile(r"((?:[a-zA-Z][a-zA-Z0-9+.-]*://|www\.)[^\s<>]+)")
+# A URL ends at a pipe too: in a table cell, a pipe ends the cell even inside a code span.
+_BARE_URL = re.compile(r"((?:[a-zA-Z][a-zA-Z0-9+.-]*://|www\.)[^\s<>|]+)")
+# ``code`` in a sentence (reasons name functions so): shown as a code span unless a pipe would split it in a table.
+_CODE_SPAN = re.compile(r"(?<!`)`([^`|]+)`(?!`)")
+
+
+class Markdown(str):
+    """Markdown already made inert (with md_code, md_block or md_text): ``md_text`` leaves it as it is, so a
+    renderer can hand a template a value in a code span where the template escapes it as text."""
+
+    __slots__ = ()
 
 
 def strip_invisible(text: str) -> str:
@@ -31,9 +41,22 @@ def strip_invisible(text: str) -> str:
 
 
 def md_text(text: object) -> str:
-    """Plain text in Markdown: special characters escaped, @mentions and #refs broken, HTML inert, and URLs
-    shown as code (GitHub links a bare ``https://…`` or ``www.…`` even when nothing around it is markup)."""
+    """Plain text in Markdown: special characters escaped, @mentions and #refs broken, HTML inert; ```code```
+    spans shown as code spans (never escaped backticks), and URLs shown as code (GitHub links a bare
+    ``https://…`` or ``www.…`` even when nothing around it is markup)."""
+    if isinstance(text, Markdown):
+        return text
     value = strip_invisible(str(text)).replace("\n", " ")
+    out: list[str] = []
+    position = 0
+    for span in _CODE_SPAN.finditer(value):
+        out += [_text_with_urls(value[position : span.start()]), md_code(span[1])]
+        position = span.end()
+    out.append(_text_with_urls(value[position:]))
+    return "".join(out)
+
+
+def _text_with_urls(value: str) -> str:
     parts = _BARE_URL.split(value)
     return "".join(md_code(part) if index % 2 else _escape(part) for index, part in enumerate(parts))
 

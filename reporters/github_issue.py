@@ -1,9 +1,11 @@
 """The GitHub issue of an incident: title, body and the marker that finds it again (no I/O).
 
-The body comes from ``prompts/github_issue.md.j2``. Everything from the trace is escaped for GitHub Markdown;
-mentions (``@login``, ``@org/team``) appear only for logins resolved from the repository's CODEOWNERS, the
-explicit map, a noreply address or GitHub's own commit author, never from trace text. E-mail addresses are
-never written into an issue.
+The body comes from ``prompts/github_issue.md.j2``. Every string from the trace or the Sentry event (type,
+message, paths, functions, the event's URL, warnings) is in a code span or fence that it cannot close, where
+GitHub neither links, formats nor mentions; the rest of the text is escaped for GitHub Markdown. Mentions
+(``@login``, ``@org/team``) appear only for logins resolved from the repository's CODEOWNERS, the explicit map,
+a noreply address or GitHub's own commit author, never from trace text. E-mail addresses are never written
+into an issue.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from incidentbot.draft.template import trace_text
-from incidentbot.models import Owner, Report, SuspectCommit
+from incidentbot.models import Evidence, Owner, Report, SuspectCommit
 from incidentbot.people import GITHUB_LOGIN
 from incidentbot.prompting import environment
-from incidentbot.render_safe import md_text, safe_url, strip_invisible
+from incidentbot.render_safe import Markdown, md_code, md_text, safe_url, strip_invisible
 
 TITLE_CHARS = 256  # GitHub's limit
 BODY_CHARS = 65_000  # GitHub rejects bodies over 65,536 characters
@@ -55,8 +57,8 @@ def issue_body(report: Report, logins: Mapping[str, str], now: datetime) -> str:
         environment()
         .get_template("github_issue.md.j2")
         .render(
-            summary=report.summary_md,
-            exception_type=evidence.trace.exception_type,
+            summary=_summary(evidence),
+            exception_type=Markdown(md_code(evidence.trace.exception_type)),
             message_line=" ".join(evidence.trace.message.split())[:500],
             location=location,
             excerpt=_excerpt(report),
@@ -65,13 +67,13 @@ def issue_body(report: Report, logins: Mapping[str, str], now: datetime) -> str:
             suspects=[_suspect_row(s, logins) for s in evidence.suspects],
             owners=[_owner_row(o, logins) for o in evidence.owners],
             trace_text=trace_text(evidence.trace),
-            warnings=evidence.warnings,
+            warnings=[Markdown(md_code(warning)) for warning in evidence.warnings],
             fingerprint=evidence.fingerprint,
             redactions=evidence.redactions,
             drafted_by=report.drafted_by,
             analysis=report.analysis,
             analysis_note=report.analysis_note,
-            source_url=safe_url(evidence.trace.url),
+            source_url=None,  # the event's own URL: shown in code in the summary, never as a link
             marker=marker(evidence.fingerprint),
             now=now,
         )
@@ -79,6 +81,27 @@ def issue_body(report: Report, logins: Mapping[str, str], now: datetime) -> str:
     if len(body) > BODY_CHARS:  # keep the marker: it is how the issue is found again
         body = body[: BODY_CHARS - 200] + "\n\n…(cut to GitHub's size limit)\n\n" + marker(evidence.fingerprint)
     return body
+
+
+def _summary(evidence: Evidence) -> str:
+    """The summary paragraph (like the Markdown report's), with the exception type and the event's URL in code."""
+    exception = evidence.trace.primary
+    text = f"Exception {md_code(exception.type)} raised"  # a line never starts with a code span: no fence
+    if evidence.location:
+        text += f" at {md_code(f'{evidence.location.path}:{evidence.location.line}')}"
+    text += "."
+    if evidence.suspects:
+        top = evidence.suspects[0]
+        # No e-mail address: an issue may be public (docs/security.md).
+        who = top.author.name or top.author.github_login or "an author with no name in git"
+        text += f" Most likely cause: {md_code(top.sha[:7])} by {md_text(who)} (score {top.score:.2f})."
+    if evidence.owners:
+        owner = evidence.owners[0]
+        name = owner.team or (owner.person and (owner.person.github_login or owner.person.name))
+        text += f" Owner: {md_text(name or '?')}."
+    if evidence.trace.url:
+        text += f" Source: {md_code(evidence.trace.url)}."
+    return text
 
 
 def marker(fingerprint: str) -> str:

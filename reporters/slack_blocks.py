@@ -24,7 +24,7 @@ from slack_sdk.models.blocks import (
 from incidentbot.models import Incident, Owner, Person, Report, SuspectCommit
 from incidentbot.people import Directory
 from incidentbot.prompting import ago
-from reporters.slack_text import code, code_block, date, escape, link, plain
+from reporters.slack_text import code, code_block, date, escape, link, plain, prose
 
 HEADER_CHARS = 150  # Slack's limit for a header block
 MAX_FRAMES = 8
@@ -55,7 +55,8 @@ def root_message(report: Report, incident: Incident, owners: Sequence[str], now:
     if frames:
         blocks.append(_mrkdwn_section("*In-app frames* (innermost last)\n" + code_block(frames)))
     blocks += [DividerBlock(), ContextBlock(elements=[_mrkdwn(_footer(report, incident))])]
-    return {"text": escape(report.title), "blocks": [block.to_dict() for block in blocks]}
+    # The fallback text (notifications, clients without blocks) is parsed as mrkdwn too: the title in code.
+    return {"text": code(report.title), "blocks": [block.to_dict() for block in blocks]}
 
 
 def owner_labels(
@@ -71,7 +72,7 @@ def owner_labels(
         else:
             person = owner.person or Person()
             user = lookup(person) if lookup else directory.slack_user(person.email)
-            label = f"<@{user}>" if user else escape(person.name or person.github_login or "someone")
+            label = f"<@{user}>" if user else prose(person.name or person.github_login or "someone")
         if label not in labels:
             labels.append(label)
     return labels
@@ -127,12 +128,13 @@ def _where(report: Report) -> str | None:
 def _suspect_blocks(report: Report, top: SuspectCommit, now: datetime) -> list[Block]:
     remote = report.evidence.remote_url
     sha = link(f"{remote}/commit/{top.sha}" if remote else None, code(top.sha[:7]))
-    who = escape(top.author.name or "unknown author")
+    who = prose(top.author.name or "unknown author")
     text = (
         f"*Likely cause:* {sha} by {who}, {ago(top.committed_at, now)} ({top.score:.0%})\n"
-        f">{escape(' '.join(top.summary.split()))}"
+        f">{prose(' '.join(top.summary.split()))}"
     )
-    reasons = "\n".join(f"• {escape(reason)}" for reason in top.reasons[:MAX_REASONS])
+    # Reasons quote trace text (functions, paths): their code spans stay code, their links and mentions too.
+    reasons = "\n".join(f"• {prose(reason, repository_paths=True)}" for reason in top.reasons[:MAX_REASONS])
     blocks: list[Block] = [_mrkdwn_section(text)]
     if reasons:
         blocks.append(ContextBlock(elements=[_mrkdwn(reasons)]))
@@ -140,14 +142,14 @@ def _suspect_blocks(report: Report, top: SuspectCommit, now: datetime) -> list[B
 
 
 def _analysis_blocks(report: Report) -> list[Block]:
-    """The LLM's reading, escaped like trace text (a trace can steer a model); never a mention or a link."""
+    """The LLM's reading, rendered like trace text (a trace can steer a model); never a mention or a link."""
     analysis = report.analysis
     if analysis is None:
         note = report.analysis_note
-        return [ContextBlock(elements=[_mrkdwn(f"Analysis unavailable: {escape(note)}")])] if note else []
+        return [ContextBlock(elements=[_mrkdwn(f"Analysis unavailable: {prose(note)}")])] if note else []
     text = (
-        f"*Analysis* ({escape(analysis.model)}, {analysis.confidence:.0%} confident)\n{escape(analysis.summary)}\n"
-        f"*Root cause:* {escape(analysis.root_cause)}\n*Suggested fix:* {escape(analysis.suggested_fix)}"
+        f"*Analysis* ({escape(analysis.model)}, {analysis.confidence:.0%} confident)\n{prose(analysis.summary)}\n"
+        f"*Root cause:* {prose(analysis.root_cause)}\n*Suggested fix:* {prose(analysis.suggested_fix)}"
     )
     return [_mrkdwn_section(text)]
 
@@ -163,8 +165,8 @@ def _footer(report: Report, incident: Incident) -> str:
     parts = []
     if incident.issue_number:
         parts.append(link(incident.issue_url, f"GitHub issue #{incident.issue_number}"))
-    if incident.source_url:
-        parts.append(link(incident.source_url, "Sentry issue"))
+    if incident.source_url:  # from the event, which anyone with the DSN can write: shown, never linked
+        parts.append(f"Sentry issue {code(incident.source_url)}")
     if report.evidence.revision:
         parts.append(f"revision {code(report.evidence.revision[:7])}")
     parts.append(f"fingerprint {code(incident.fingerprint[:12])}")
@@ -174,7 +176,7 @@ def _footer(report: Report, incident: Incident) -> str:
 
 
 def _mrkdwn(text: str) -> MarkdownTextObject:
-    # verbatim: Slack must not auto-link URLs or channel names that escaped trace text may still contain.
+    # verbatim besides: trace text is in code already, and Slack must not auto-link what our own prose holds.
     return MarkdownTextObject(text=text, verbatim=True)
 
 

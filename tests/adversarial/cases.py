@@ -3,8 +3,9 @@
 Every case holds, in every output format: no crash (exit 0, or exit 2 with one ``Error:`` line and no traceback),
 a run under the hang guard, no planted secret anywhere in the output, no canary from outside the repository,
 and no live mention, link, markup or invisible character from the input (tests/adversarial/checks.py).
-A case may ask more: ``expect`` (``report`` = exit 0, ``error`` = exit 2) and ``location`` (the file the
-report must still point at, a best-effort report rather than a refusal).
+A case may ask more: ``expect`` (``report`` = exit 0, ``error`` = exit 2), ``location`` (the file the
+report must still point at, a best-effort report rather than a refusal) and ``in_code`` (strings from the
+event that the GitHub issue may show only inside code spans or fences).
 
 Fake secrets are built by concatenation so that no scanner mistakes this file for a leak.
 """
@@ -32,6 +33,8 @@ class Case:
     location: str | None = None  # the repository file the report must still name
     # Values the input renders on purpose and that must reach the report literally (proves it was not dropped).
     kept: tuple[str, ...] = field(default=())
+    # Strings the GitHub issue body may hold only inside code (every field of a Sentry event is).
+    in_code: tuple[str, ...] = field(default=())
 
 
 CASES: list[Case] = []
@@ -44,13 +47,14 @@ def case(
     location: str | None = None,
     secrets: tuple[str, ...] = (),
     kept: tuple[str, ...] = (),
+    in_code: tuple[str, ...] = (),
 ) -> Callable[[Callable[[Target], str | bytes]], Callable[[Target], str | bytes]]:
     def register(make: Callable[[Target], str | bytes]) -> Callable[[Target], str | bytes]:
         def as_bytes(target: Target) -> bytes:
             made = make(target)
             return made.encode("utf-8", "surrogatepass") if isinstance(made, str) else made
 
-        CASES.append(Case(id, category, as_bytes, secrets, expect, location, kept))
+        CASES.append(Case(id, category, as_bytes, secrets, expect, location, kept, in_code))
         return make
 
     return register

@@ -232,6 +232,76 @@ def _(t: Target) -> str:
     return js({"level": "error", "password": "log-pw-Zz11", "exc_info": shop(t, "boom")}) + "\n"
 
 
+# Personal data with a checksum or a grammar (IBAN, phone, IPv6, national IDs), tokens split by invisible
+# characters, and tokens in the fields that are not messages (function and module names, URL paths).
+PERSONAL = {
+    "iban": ("payout to DE89 3704 0044 0532 0130 00 bounced", ("3704 0044 0532 0130",)),
+    "iban-compact": ("refund to GB82WEST12345698765432 failed", ("WEST12345698765432",)),
+    "phones": ("SMS to +44 20 7946 0958 and (415) 555-2671 failed", ("7946 0958", "555-2671")),
+    "ipv6": ("client 2001:db8:85a3::8a2e:370:7334 and [2001:db8::7:1]:443 reset", ("8a2e:370:7334", "db8::7:1")),
+    "national-ids": (
+        "KYC failed for 12345678Z, X1234567L, RSSMRA85T10A562S and 111.444.777-35",
+        ("12345678Z", "X1234567L", "RSSMRA85T10A562S", "444.777-35"),
+    ),
+}
+for _name, (_message, _secrets) in PERSONAL.items():
+
+    def _personal(t: Target, message: str = _message) -> str:
+        return shop(t, message)
+
+    case(f"secret-personal-{_name}", SEC, expect="report", location="shop/pricing.py", secrets=_secrets)(_personal)
+
+
+def _split(token: str, splitter: str) -> str:
+    return splitter.join(token[i : i + 4] for i in range(0, len(token), 4))
+
+
+SPLITTERS = {"zero-width-space": "\u200b", "word-joiner": "\u2060", "soft-hyphen": "\u00ad", "bidi-mark": "\u200e"}
+for _name, _splitter in SPLITTERS.items():
+
+    def _split_token(t: Target, splitter: str = _splitter) -> str:
+        github, stripe = _split(TOKENS["github-token"], splitter), _split(TOKENS["stripe-key"], splitter)
+        return shop(t, f"upstream rejected {github} and {stripe}")
+
+    case(
+        f"secret-token-split-by-{_name}",
+        SEC,
+        expect="report",
+        location="shop/pricing.py",
+        secrets=(R36[:16], TOKENS["stripe-key"][8:24]),
+    )(_split_token)
+
+
+@case("secret-token-in-function-name", SEC, expect="report", secrets=(R36[:16],))
+def _(t: Target) -> str:
+    return python_trace(
+        frame("/srv/app/gen/handlers.py", 7, f"handler_{TOKENS['github-token']}", "x"),
+        frame("/srv/app/shop/pricing.py", pricing_line(t)),
+    )
+
+
+@case("secret-token-in-url-paths", SEC, expect="report", secrets=(ENTROPIC, R36[:16]))
+def _(t: Target) -> str:
+    line = t.line_of("web/src/cart.js", "cart.count")
+    return (
+        f"Error: GET https://api.shop.example/v1/token/{ENTROPIC}/refresh failed\n"
+        f"    at load (https://cdn.shop.example/t/{TOKENS['github-token']}/app.js:1:2)\n"
+        f"    at checkout (/srv/web/src/cart.js:{line}:3)\n"
+    )
+
+
+@case("secret-sentry-names-and-identifiers", SEC, expect="report", secrets=(R36[:16], TOKENS["stripe-key"][8:24]))
+def _(t: Target) -> str:
+    data = event(t, tags={f"k_{TOKENS['github-token']}": "v"}, environment=f"prod-{TOKENS['stripe-key']}")
+    value = data["exception"]["values"][0]
+    value["type"] = f"Err_{TOKENS['github-token']}"
+    value["module"] = f"lambda_{TOKENS['stripe-key']}"
+    frame0 = value["stacktrace"]["frames"][0]
+    frame0["module"] = f"gen.m_{TOKENS['github-token']}"
+    frame0["vars"] = {f"cache_{TOKENS['github-token']}": "1", "total": "100"}
+    return js(data)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Markup and prompt injection
 # --------------------------------------------------------------------------------------------------------------
@@ -281,6 +351,46 @@ def _(t: Target) -> str:
     frame0["function"] = "<!here>[x](https://evil.example)"
     frame0["context_line"] = "```\n" + attack
     frame0["vars"] = {"note": attack}
+    return js(data)
+
+
+LIVE_IN_SLACK = (
+    "GET https://evil.example/login?next=/ and www.evil.example and evil.example/x failed; "
+    "POST https://shop.example/cart?token=abc123&page=2 returned 500; mailto:ops@evil.example "
+    "ftp://files.evil.example/x @here @channel @everyone"
+)
+
+
+@case("inject-slack-autolinks-and-broadcasts", INJ, expect="report", location="shop/pricing.py")
+def _(t: Target) -> str:
+    return shop(t, LIVE_IN_SLACK)
+
+
+EVENT_MARK = "Qzvk"
+
+
+@case(
+    "inject-sentry-fields-stay-in-code",
+    INJ,
+    expect="report",
+    in_code=(EVENT_MARK, "evil.example"),
+)
+def _(t: Target) -> str:
+    data = event(
+        t,
+        release=f"{EVENT_MARK}-release",
+        environment=f"{EVENT_MARK}-env @here https://evil.example",
+        web_url=f"https://evil.example/{EVENT_MARK}",
+        tags={f"{EVENT_MARK}tag": f"{EVENT_MARK} @everyone https://evil.example"},
+    )
+    value = data["exception"]["values"][0]
+    value["type"] = f"{EVENT_MARK}Error https://evil.example [x](https://evil.example) @octocat"
+    value["value"] = f"{EVENT_MARK} https://evil.example/x www.evil.example"
+    value["module"] = f"{EVENT_MARK}.mod"
+    frame0 = value["stacktrace"]["frames"][0]
+    frame0["function"] = f"apply_discount_{EVENT_MARK}"
+    frame0["module"] = f"shop.{EVENT_MARK}"
+    frame0["vars"] = {f"{EVENT_MARK}var": f"{EVENT_MARK} https://evil.example"}
     return js(data)
 
 

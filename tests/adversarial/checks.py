@@ -21,6 +21,10 @@ SLACK_OWN = re.compile(
     r"|https://github\.com/acme/shop/issues/\d+\|GitHub issue #\d+"
 )
 SLACK_LIMITS = {"blocks": 50, "section": 3000, "header": 150, "text": 40_000}
+#: What Slack makes live outside code in mrkdwn (a link, a broadcast shown as one), and in the plain-text header.
+SLACK_LIVE = re.compile(r"[a-z][a-z0-9+.\-]*://|\bwww\.|@(?:here|channel|everyone)\b", re.IGNORECASE)
+#: A bare domain, which Slack links in mrkdwn prose too (a repository path's file name, after a slash, is no host).
+SLACK_DOMAIN = re.compile(r"(?<![/\w.\-])[A-Za-z0-9\-]{1,63}\.[A-Za-z]{2,}")
 #: Mentions incidentbot writes on purpose: the owners that the target's CODEOWNERS names, and the login that
 #: git gives for a suspect's author (Carol commits with a GitHub noreply address).
 ALLOWED_MENTIONS = {"@acme/core", "@acme/payments", "@acme/frontend", "@carol-gh"}
@@ -66,7 +70,7 @@ def check_output(case: Case, fmt: str, out: str) -> None:
         title, _, body = out.partition("\n\n")
         assert 0 < len(title) <= GITHUB_TITLE and "\n" not in title
         assert len(body) <= GITHUB_BODY
-        check_markdown(body)
+        check_markdown(body, case.in_code)
         assert re.search(r"\d+ value\(s\) redacted", body)
     elif fmt == "markdown":
         check_markdown(out)
@@ -90,11 +94,38 @@ def check_slack(message: dict[str, Any]) -> None:
     for made in re.findall(r"<([^>]*)>", text):
         assert SLACK_OWN.fullmatch(made), f"a live Slack sequence from input: <{made}>"
     assert re.search(r"\d+ value\(s\) redacted", text)
+    for mrkdwn in slack_mrkdwn(message):
+        prose = slack_outside_code(mrkdwn)
+        live = SLACK_LIVE.search(prose) or SLACK_DOMAIN.search(prose)
+        assert not live, f"Slack would link or ping {live[0]!r} outside code in {mrkdwn[:300]!r}"
+    for block in blocks:
+        if block["type"] == "header":
+            live = SLACK_LIVE.search(block["text"]["text"])
+            assert not live, f"Slack would link or show {live[0]!r} in the header"
 
 
-def check_markdown(markdown: str) -> None:
-    """What GitHub renders as rich text holds no mention, reference, link, image or HTML from input."""
+def slack_mrkdwn(message: dict[str, Any]) -> list[str]:
+    """The fallback text and every mrkdwn text of the blocks: what Slack parses for links and mentions."""
+    texts = [str(message.get("text", ""))]
+    for block in message["blocks"]:
+        for item in [block.get("text"), *block.get("fields", []), *block.get("elements", [])]:
+            if isinstance(item, dict) and item.get("type") == "mrkdwn":
+                texts.append(str(item.get("text", "")))
+    return texts
+
+
+def slack_outside_code(mrkdwn: str) -> str:
+    """mrkdwn without incidentbot's own sequences, code blocks and code spans: where Slack links and formats."""
+    without_own = re.sub(r"<([^>]*)>", lambda m: "" if SLACK_OWN.fullmatch(m[1]) else m[0], mrkdwn)
+    return re.sub(r"`[^`]*`", "", re.sub(r"```.*?```", "", without_own, flags=re.S))
+
+
+def check_markdown(markdown: str, in_code: tuple[str, ...] = ()) -> None:
+    """What GitHub renders as rich text holds no mention, reference, link, image or HTML from input, nor any of
+    ``in_code`` (strings from the event that must sit in code)."""
     prose = outside_code(markdown)
+    for needle in in_code:
+        assert needle not in prose, f"{needle!r} from the event outside code"
     for mention in re.findall(r"(?<![\\&#\w`])@[A-Za-z][\w\-/]*", prose):
         assert mention in ALLOWED_MENTIONS, f"a mention outside code: {mention}"
     assert not re.search(r"(?<![\\&\w])#\d", prose), "an issue reference outside code"
