@@ -460,7 +460,7 @@ def _scrub_uncached(value: str, rules: _Rules, personal: bool = True) -> tuple[s
             if needed in text.current:
                 sub(pattern, kind)
     if digits:
-        text.apply(_validated(_IBAN, text.current, _valid_iban, "iban", rules))
+        text.apply(_iban_edits(text.current, rules))
         for pattern, valid in _national_ids():
             text.apply(_validated(pattern, text.current, valid, "national-id", rules))
     for kind, pattern in rules.patterns:
@@ -500,17 +500,21 @@ def _validated(
     return edits
 
 
-def _valid_iban(candidate: str) -> bool:
-    """Valid as written, or once groups of four that follow it (``… 0130 00 EURO``) are left out."""
+def _iban_edits(value: str, rules: _Rules) -> list[_Edit]:
+    """IBANs valid as written, or once groups of four that follow them (``BE68 5390 0754 7034 EURO``) are left out."""
     from stdnum import iban
 
-    while True:
-        if iban.is_valid(candidate):
-            return True
-        head, _, _ = candidate.rpartition(" ")
-        if len(head) < 15:
-            return False
-        candidate = head
+    edits: list[_Edit] = []
+    for match in _IBAN.finditer(value):
+        candidate = match[0]
+        while candidate not in rules.allow and not iban.is_valid(candidate):
+            candidate = candidate.rpartition(" ")[0]
+            if len(candidate) < 15:
+                break
+        else:
+            if candidate not in rules.allow:
+                edits.append((match.start(), match.start() + len(candidate), "[REDACTED:iban]"))
+    return edits
 
 
 @cache

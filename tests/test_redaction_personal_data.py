@@ -36,6 +36,16 @@ def test_personal_data_is_replaced_in_messages(name: str) -> None:
     assert text == f"payout to [REDACTED:{kind}] failed (retrying)" and count == 1
 
 
+def test_an_iban_followed_by_a_word_of_four_keeps_the_word() -> None:
+    assert scrub_text("pay BE71 0961 2345 6769 EURO now", Redaction()) == ("pay [REDACTED:iban] EURO now", 1)
+
+
+def test_allowed_values_stay() -> None:
+    allowed = ("DE89 3704 0044 0532 0130 00", "+44 20 7946 0958", "2001:db8::7:1", "12345678Z")
+    text = "a DE89 3704 0044 0532 0130 00 b +44 20 7946 0958 c 2001:db8::7:1 d 12345678Z"
+    assert scrub_text(text, Redaction(allow=allowed)) == (text, 0)
+
+
 def test_ipv6_in_brackets_with_a_port() -> None:
     assert scrub_text("connect to [2001:db8::7:1]:443 refused", Redaction()) == (
         "connect to [[REDACTED:ipv6]]:443 refused",
