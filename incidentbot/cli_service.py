@@ -118,6 +118,14 @@ def status(config: Path | None) -> None:
             f"handled events kept {conf.event_retention_days:g} days" if conf.event_retention_days else "kept for ever"
         )
         click.echo(f"store: {_megabytes(size)} ({kept})")
+        index = store.blame_index_stats()
+        asked = index.get("hits", 0) + index.get("carried", 0) + index.get("misses", 0)
+        rate = f"hit rate {100 * index.get('hits', 0) / asked:.0f}%" if asked else "no blame asked yet"
+        click.echo(
+            f"blame index: {index['entries']} files at {index['revisions']} revisions, "
+            f"{_megabytes(index['bytes'])} (limit {_megabytes(conf.blame_index_max_bytes)}); {rate}, "
+            f"{index.get('carried', 0)} carried forward, {index.get('misses', 0)} blamed in full"
+        )
         pending = store.pending()
         click.echo(f"posts waiting for a retry: {len(pending)}")
         for item in pending[:5]:

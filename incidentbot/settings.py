@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     # Write git's commit-graph with changed-path filters when the repository has none: a cache git maintains
     # itself, several times faster blame on long histories (docs/limits.md). Off: the repository is never written.
     commit_graph: bool = True
+    # The blame index in the store (linkers/blame_index.py, docs/limits.md): blame kept per revision and carried
+    # forward across deploys. Bounded: least recently used entries go past max_bytes, and revisions not among
+    # the last blame_index_revisions used (no longer deployed) go entirely.
+    blame_index: bool = True
+    blame_index_max_bytes: int = 100_000_000
+    blame_index_revisions: int = 4
     linkers: tuple[str, ...] = ("pathmap", "blame", "suspects", "location", "owners")
     limits: Limits = Limits()
     ranking: Ranking = Ranking()

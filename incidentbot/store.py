@@ -2,7 +2,8 @@
 
 Tables: ``incidents`` (one row per fingerprint: counts, state, the latest report), ``deliveries`` (where an
 incident was posted on each destination; the row is also the lease that keeps two processes from posting the
-same incident twice), ``outbox`` (posts that failed and wait for ``incidentbot retry``) and ``migrations``.
+same incident twice), ``outbox`` (posts that failed and wait for ``incidentbot retry``) and ``migrations``;
+``blame_index`` and ``blame_index_stats`` hold the blame index (linkers/blame_index.py).
 
 Exactly one first post per (fingerprint, destination): a process posts only while it holds the row's lease,
 taken with an INSERT (first post) or a conditional UPDATE (later updates), both atomic in SQLite and PostgreSQL.
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     Integer,
     MetaData,
     String,
@@ -54,6 +56,7 @@ DEAD_AFTER_SECONDS = 15.0
 ALIVE = "alive:"
 HOLDER_LENGTH = 12
 _POLL_SECONDS = 0.2
+BLAME_TOUCH_SECONDS = 300.0  # a blame index entry's last use is written at most this often (the LRU's grain)
 
 metadata = MetaData()
 migrations_table = Table(
@@ -138,12 +141,33 @@ cursors = Table(
     Column("updated_at", DateTime(True), nullable=False),
 )
 
+# The blame index (linkers/blame_index.py): per repository, revision, file and blame options, what is known of
+# that file's blame so far (JSON: line → commit, original path and line, cosmetic flag; the commits' metadata).
+blame_index = Table(
+    "blame_index",
+    metadata,
+    Column("repo", String(64), primary_key=True),
+    Column("revision", String(40), primary_key=True),
+    Column("options", String(32), primary_key=True),
+    Column("path", Text, primary_key=True),
+    Column("entry_json", Text, nullable=False),
+    Column("bytes", Integer, nullable=False),
+    Column("used_at", Float, nullable=False),  # epoch seconds of the last use, for the LRU
+)
+blame_index_stats = Table(
+    "blame_index_stats",
+    metadata,
+    Column("name", String(32), primary_key=True),  # hits, carried, misses (files)
+    Column("value", Integer, nullable=False),
+)
+
 # Named migrations, applied once each in order and recorded in ``migrations`` (the idea of simonw/llm's).
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", lambda conn: metadata.create_all(conn, tables=[incidents, deliveries, outbox])),
     ("m002_analyses", lambda conn: metadata.create_all(conn, tables=[analyses])),
     ("m003_events_and_cursors", lambda conn: metadata.create_all(conn, tables=[events, cursors, aliases])),
     ("m004_outbox_retry_at", lambda conn: _add_column(conn, outbox, "retry_at")),
+    ("m005_blame_index", lambda conn: metadata.create_all(conn, tables=[blame_index, blame_index_stats])),
 ]
 
 _REPORT = TypeAdapter(Report)
@@ -538,6 +562,156 @@ class Store:
                 )
         except IntegrityError:
             pass  # another process cached the same analysis first
+
+    # the blame index (linkers/blame_index.py)
+
+    def blame_entries(self, repo: str, revision: str, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """The stored blame entries of (path, options) pairs at a revision, as JSON; marks them used."""
+        if not keys:
+            return {}
+        paths = sorted({path for path, _ in keys})
+        wanted = set(keys)
+        found: dict[tuple[str, str], str] = {}
+        with self._begin() as conn:
+            rows = conn.execute(
+                select(
+                    blame_index.c.path, blame_index.c.options, blame_index.c.entry_json, blame_index.c.used_at
+                ).where(blame_index.c.repo == repo, blame_index.c.revision == revision, blame_index.c.path.in_(paths))
+            )
+            stale: list[tuple[str, str]] = []
+            now = time.time()
+            for path, options, text, used_at in rows:
+                if (path, options) in wanted:
+                    found[(path, options)] = text
+                    if used_at < now - BLAME_TOUCH_SECONDS:
+                        stale.append((path, options))
+            for path, options in stale:
+                conn.execute(
+                    update(blame_index)
+                    .where(
+                        blame_index.c.repo == repo,
+                        blame_index.c.revision == revision,
+                        blame_index.c.options == options,
+                        blame_index.c.path == path,
+                    )
+                    .values(used_at=now)
+                )
+        return found
+
+    def blame_revisions(self, repo: str, keys: Sequence[tuple[str, str]]) -> dict[str, int]:
+        """Revisions that hold an entry for any of the (path, options) pairs: revision → how many of them."""
+        if not keys:
+            return {}
+        wanted = set(keys)
+        counts: dict[str, int] = {}
+        with self._begin() as conn:
+            rows = conn.execute(
+                select(blame_index.c.revision, blame_index.c.path, blame_index.c.options).where(
+                    blame_index.c.repo == repo, blame_index.c.path.in_(sorted({p for p, _ in keys}))
+                )
+            )
+            for revision, path, options in rows:
+                if (path, options) in wanted:
+                    counts[revision] = counts.get(revision, 0) + 1
+        return counts
+
+    def save_blame_entries(self, repo: str, revision: str, entries: dict[tuple[str, str], str]) -> None:
+        """Write (insert or replace) blame entries, as JSON, keyed by (path, options)."""
+        now = time.time()
+        for (path, options), text in sorted(entries.items()):
+            where = (
+                blame_index.c.repo == repo,
+                blame_index.c.revision == revision,
+                blame_index.c.options == options,
+                blame_index.c.path == path,
+            )
+            values = {"entry_json": text, "bytes": len(text), "used_at": now}
+            for _ in range(2):  # an insert racing another process's insert becomes an update
+                try:
+                    with self._begin() as conn:
+                        if conn.execute(update(blame_index).where(*where).values(**values)).rowcount:
+                            break
+                        conn.execute(
+                            insert(blame_index).values(
+                                repo=repo, revision=revision, options=options, path=path, **values
+                            )
+                        )
+                        break
+                except IntegrityError:
+                    continue
+
+    def count_blame_index(self, counts: dict[str, int]) -> None:
+        """Add to the blame index's counters (hits, carried, misses)."""
+        with self._begin() as conn:
+            for name, value in sorted(counts.items()):
+                if not value:
+                    continue
+                done = conn.execute(
+                    update(blame_index_stats)
+                    .where(blame_index_stats.c.name == name)
+                    .values(value=blame_index_stats.c.value + value)
+                )
+                if not done.rowcount:
+                    conn.execute(insert(blame_index_stats).values(name=name, value=value))
+
+    def blame_index_stats(self) -> dict[str, int]:
+        """Entries, revisions, bytes, and the counters (hits, carried, misses)."""
+        with self._begin() as conn:
+            entries, total, revisions = conn.execute(
+                select(
+                    func.count(),
+                    func.coalesce(func.sum(blame_index.c.bytes), 0),
+                    func.count(func.distinct(blame_index.c.revision)),
+                )
+            ).one()
+            counters = {
+                str(n): int(v) for n, v in conn.execute(select(blame_index_stats.c.name, blame_index_stats.c.value))
+            }
+        counts = {"hits": 0, "carried": 0, "misses": 0, **counters}
+        return {"entries": int(entries), "bytes": int(total), "revisions": int(revisions), **counts}
+
+    def evict_blame_index(self, repo: str, max_bytes: int, keep_revisions: int) -> int:
+        """Drop the entries of revisions not among the ``keep_revisions`` most recently used of ``repo``, then the
+        least recently used entries until the index holds at most ``max_bytes``; how many were dropped."""
+        dropped = 0
+        with self._begin() as conn:
+            recent = conn.execute(
+                select(blame_index.c.revision, func.max(blame_index.c.used_at).label("last"))
+                .where(blame_index.c.repo == repo)
+                .group_by(blame_index.c.revision)
+                .order_by(func.max(blame_index.c.used_at).desc())
+            ).all()
+            old = [row.revision for row in recent[max(keep_revisions, 1) :]]
+            if old:
+                done = conn.execute(
+                    blame_index.delete().where(blame_index.c.repo == repo, blame_index.c.revision.in_(old))
+                )
+                dropped += int(done.rowcount or 0)
+            total = int(conn.execute(select(func.coalesce(func.sum(blame_index.c.bytes), 0))).scalar() or 0)
+            if total > max_bytes:
+                rows = conn.execute(
+                    select(
+                        blame_index.c.repo,
+                        blame_index.c.revision,
+                        blame_index.c.options,
+                        blame_index.c.path,
+                        blame_index.c.bytes,
+                    ).order_by(blame_index.c.used_at)
+                ).all()
+                for row in rows:
+                    if total <= max_bytes:
+                        break
+                    conn.execute(
+                        blame_index.delete().where(
+                            blame_index.c.repo == row.repo,
+                            blame_index.c.revision == row.revision,
+                            blame_index.c.options == row.options,
+                            blame_index.c.path == row.path,
+                        )
+                    )
+                    total -= int(row.bytes)
+                    dropped += 1
+        return dropped
 
     # plumbing
 

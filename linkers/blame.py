@@ -12,12 +12,12 @@ from __future__ import annotations
 import difflib
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import git
 
@@ -26,6 +26,9 @@ from incidentbot.repo import RepoView
 from incidentbot.settings import Ranking, Settings
 from linkers.codekind import FrameFacts, FrameRole, assign_roles, depths, statement_kind
 from linkers.scope import Scope, enclosing_scope
+
+if TYPE_CHECKING:
+    from linkers.blame_index import BlameIndex
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,8 @@ class FileBlame:
     commits: dict[str, _CommitMeta]
     # Cosmetic attributions that a second blame, past the reformatting commit, replaced: line → first one.
     replaced: dict[int, BlamedLine] = field(default_factory=dict)
+    # Whether a line's attribution is a cosmetic change, where already known (the blame index keeps it).
+    cosmetic: dict[int, bool] = field(default_factory=dict)
 
 
 class Blamer:
@@ -89,13 +94,21 @@ class Blamer:
 
     name = "blame"
 
-    def __init__(self, ranking: Ranking, commit_graph: bool = True) -> None:
+    def __init__(self, ranking: Ranking, commit_graph: bool = True, index: BlameIndex | None = None) -> None:
         self.ranking = ranking
         self.commit_graph = commit_graph
+        self.index = index
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
-        return cls(settings.ranking, settings.commit_graph)
+        from linkers.blame_index import shared_index
+
+        try:
+            index = shared_index(settings)
+        except Exception as exc:  # no store (a read-only folder, a database down): blame as before, with git
+            log.warning("blame index unavailable, blaming without it: %s", exc)
+            index = None
+        return cls(settings.ranking, settings.commit_graph, index)
 
     def link(self, evidence: Evidence, repo: RepoView) -> Evidence:
         rev = evidence.revision
@@ -108,13 +121,38 @@ class Blamer:
             evidence = evidence.with_warning(warning)
         ignore = ignore_revs(repo, rev)
         by_file = _group_lines(targets)
-        blames = _blame_files(repo, rev, by_file, ignore)
-        blames = _reblame_cosmetic(repo, rev, by_file, ignore, blames)
+        blames = self._indexed(repo, rev, by_file, ignore) if self.index is not None else None
+        if blames is None:
+            blames = _blame_files(repo, rev, by_file, ignore)
+            blames = _reblame_cosmetic(repo, rev, by_file, ignore, blames)
         return replace(
             evidence,
             blame=tuple(_line_blames(targets, blames, repo, rev)),
             commits=_commit_infos(blames),
         )
+
+    def _indexed(
+        self, repo: RepoView, rev: str, by_file: dict[str, list[tuple[int, int]]], ignore: Sequence[str]
+    ) -> dict[str, FileBlame] | None:
+        """The same blame through the index (linkers/blame_index.py); None when the index fails."""
+        index = self.index
+        assert index is not None
+        clamped = _clamp(repo, rev, by_file)
+        try:
+            first = index.blame(repo, rev, {path: (ranges, ignore) for path, ranges in clamped.items()})
+
+            def again(extra: dict[str, set[str]]) -> dict[str, FileBlame]:
+                wanted = {path: (clamped[path], (*ignore, *sorted(shas))) for path, shas in extra.items()}
+                return index.blame(repo, rev, wanted)
+
+            blames = _reblame_cosmetic(repo, rev, by_file, ignore, first, again)
+            for path, blame in first.items():
+                index.record_cosmetic(repo, rev, path, ignore, blame)
+            index.flush()
+        except Exception as exc:  # the store failed (a full disk, a dropped connection): blame with git alone
+            log.warning("blame index failed, blaming without it: %s: %s", type(exc).__name__, exc)
+            return None
+        return blames
 
 
 def blame_targets(evidence: Evidence, repo: RepoView, ranking: Ranking) -> list[BlameTarget]:
@@ -178,6 +216,15 @@ def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
+def _clamp(repo: RepoView, rev: str, by_file: dict[str, list[tuple[int, int]]]) -> dict[str, list[tuple[int, int]]]:
+    """The ranges cut to the file's length, as ``_blame_files`` passes them to git."""
+    lengths = {path: len(repo.read_lines(path, rev) or ()) for path in by_file}
+    return {
+        path: [(lo, min(hi, lengths[path])) for lo, hi in ranges if lo <= lengths[path]]
+        for path, ranges in by_file.items()
+    }
+
+
 def _blame_files(
     repo: RepoView,
     rev: str,
@@ -186,12 +233,11 @@ def _blame_files(
     extra_ignore: dict[str, set[str]] | None = None,
 ) -> dict[str, FileBlame]:
     """Blame every file once; files run in parallel (each is its own git process)."""
-    lengths = {path: len(repo.read_lines(path, rev) or ()) for path in by_file}
+    clamped = _clamp(repo, rev, by_file)
 
     def one(path: str) -> tuple[str, FileBlame]:
-        ranges = [(lo, min(hi, lengths[path])) for lo, hi in by_file[path] if lo <= lengths[path]]
         skip = [*ignore, *sorted((extra_ignore or {}).get(path, ()))]
-        return path, blame_file(repo, rev, path, ranges, skip)
+        return path, blame_file(repo, rev, path, clamped[path], skip)
 
     paths = list(by_file if extra_ignore is None else extra_ignore)
     if len(paths) == 1:
@@ -233,6 +279,11 @@ def _run_blame(
 
 def parse_porcelain(text: str) -> FileBlame:
     """Parse ``git blame --porcelain`` output into per-line attributions and commit metadata."""
+    return parse_porcelain_fields(text)[0]
+
+
+def parse_porcelain_fields(text: str) -> tuple[FileBlame, dict[str, dict[str, str]]]:
+    """``parse_porcelain``, with each commit's raw header fields (``boundary`` among them)."""
     lines: dict[int, BlamedLine] = {}
     commits: dict[str, _CommitMeta] = {}
     fields: dict[str, dict[str, str]] = {}
@@ -255,7 +306,7 @@ def parse_porcelain(text: str) -> FileBlame:
             fields[current[0]].setdefault(key, value)
     for sha, meta in fields.items():
         commits[sha] = _meta_from_fields(meta)
-    return FileBlame(lines, commits)
+    return FileBlame(lines, commits), fields
 
 
 def _meta_from_fields(meta: dict[str, str]) -> _CommitMeta:
@@ -334,16 +385,27 @@ def _reblame_cosmetic(
     by_file: dict[str, list[tuple[int, int]]],
     ignore: Sequence[str],
     blames: dict[str, FileBlame],
+    blame_again: Callable[[dict[str, set[str]]], dict[str, FileBlame]] | None = None,
 ) -> dict[str, FileBlame]:
-    """Blame again, past the commits that only reformatted a blamed line; keep both attributions."""
+    """Blame again, past the commits that only reformatted a blamed line; keep both attributions.
+
+    Each first-pass ``FileBlame.cosmetic`` is completed with what was worked out (the index keeps it).
+    ``blame_again``: how to blame past the cosmetic commits (default: git, through ``_blame_files``).
+    """
     cosmetic: dict[str, set[str]] = {}
     for path, blame in blames.items():
-        for bl in blame.lines.values():
-            if is_cosmetic(repo, bl, blame.commits[bl.sha]):
+        for number, bl in blame.lines.items():
+            flag = blame.cosmetic.get(number)
+            if flag is None:
+                flag = blame.cosmetic[number] = is_cosmetic(repo, bl, blame.commits[bl.sha])
+            if flag:
                 cosmetic.setdefault(path, set()).add(bl.sha)
     if not cosmetic:
         return blames
-    again = _blame_files(repo, rev, by_file, ignore, extra_ignore=cosmetic)
+    if blame_again is None:
+        again = _blame_files(repo, rev, by_file, ignore, extra_ignore=cosmetic)
+    else:
+        again = blame_again(cosmetic)
     merged = dict(blames)
     for path, second in again.items():
         first = blames[path]

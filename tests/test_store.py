@@ -123,7 +123,13 @@ def test_migrations_run_once(store_url: str) -> None:
     store = _open(store_url)
     with store.engine.connect() as conn:
         names = conn.execute(sqlalchemy.text("select name from migrations")).scalars().all()
-    assert names == ["m001_initial", "m002_analyses", "m003_events_and_cursors", "m004_outbox_retry_at"]
+    assert names == [
+        "m001_initial",
+        "m002_analyses",
+        "m003_events_and_cursors",
+        "m004_outbox_retry_at",
+        "m005_blame_index",
+    ]
 
 
 def test_a_store_of_the_previous_version_gains_the_retry_time_and_keeps_its_posts(store_url: str) -> None:

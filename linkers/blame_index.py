@@ -1,0 +1,465 @@
+"""The blame index: what ``git blame`` said about a file's lines at a revision, kept in the store and carried
+forward to later revisions, so blame gets cheaper the longer incidentbot runs.
+
+Keyed by (repository, revision, blame options, path). The options key is a hash of everything besides the
+revision and path that changes git's answer: ``-w``, the ``--ignore-rev`` list exactly as passed (the
+repository's ``.git-blame-ignore-revs`` plus, for the second pass, the commits found cosmetic), a shallow
+clone's boundary, and the index's schema version. The first pass and the cosmetic re-blame are therefore separate
+entries. An entry holds, per line asked so far (line ranges, filled lazily: on real files a whole-file blame
+costs several times a ranged one, docs/limits.md), the commit, its original path and line, and whether that
+attribution is a cosmetic change (``is_cosmetic``, computed once); plus the metadata of those commits. The
+line's text is not stored: it is the file's line at the revision.
+
+Carry-forward: asked about revision R2 with an entry of the same options at an ancestor R1 (the nearest one in
+the index), ``git blame --porcelain -w [--ignore-rev …] -L … R1..R2 -- path`` blames only the changes of
+R1..R2; a line git leaves on the boundary commit R1 takes R1's entry at the line number (and path) porcelain
+gives for R1, that entry being filled first when it lacks the line. A line left on any other boundary commit (a
+root commit inside the range, or a side branch forked before R1 and merged in R1..R2) is blamed in full at R2:
+only R1's answers are known to continue git's walk exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import git
+
+from incidentbot.models import Person
+from incidentbot.repo import RepoView
+
+if TYPE_CHECKING:
+    from incidentbot.settings import Settings
+    from incidentbot.store import Store
+    from linkers.blame import FileBlame, _CommitMeta
+
+log = logging.getLogger(__name__)
+
+SCHEMA = 1  # part of the options key: entries of another schema are never read
+_MAX_CACHED_ENTRIES = 4096  # entries kept in process memory besides the store (a daemon's hot files)
+_MAX_BASES = 8  # earlier revisions considered for carry-forward, the ones holding most of the files first
+_MAX_CARRY_COMMITS = 5000  # farther than this, a full blame is as cheap as blaming the range
+_EVICT_EVERY = 50  # index writes between two eviction passes (and at every new revision)
+
+Line = tuple[str, str, int, bool | None]  # sha, original path, original line, cosmetic (None: not yet known)
+Key = tuple[str, str, str, str]  # repository, revision, path, options
+
+
+@dataclass(slots=True)
+class Entry:
+    """What is known so far of one file's blame at one revision under one set of options."""
+
+    lines: dict[int, Line] = field(default_factory=dict)
+    commits: dict[str, _CommitMeta] = field(default_factory=dict)
+
+    def encode(self) -> str:
+        used = {line[0] for line in self.lines.values()}
+        commits = {sha: _encode_meta(meta) for sha, meta in self.commits.items() if sha in used}
+        rows = [[n, *line] for n, line in sorted(self.lines.items())]
+        return json.dumps({"l": rows, "c": commits}, separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def decode(cls, text: str) -> Entry:
+        data = json.loads(text)
+        lines: dict[int, Line] = {int(r[0]): (str(r[1]), str(r[2]), int(r[3]), r[4]) for r in data["l"]}
+        return cls(lines, {sha: _decode_meta(m) for sha, m in data["c"].items()})
+
+
+def _encode_meta(meta: _CommitMeta) -> list[Any]:
+    previous = list(meta.previous) if meta.previous else None
+    return [
+        meta.author.name,
+        meta.author.email,
+        int(meta.authored_at.timestamp()),
+        int(meta.committed_at.timestamp()),
+        meta.summary,
+        previous,
+    ]
+
+
+def _decode_meta(raw: list[Any]) -> _CommitMeta:
+    from datetime import UTC
+
+    from linkers.blame import _CommitMeta
+
+    name, email, authored, committed, summary, previous = raw
+    return _CommitMeta(
+        author=Person(name=name, email=email),
+        authored_at=datetime.fromtimestamp(authored, tz=UTC),
+        committed_at=datetime.fromtimestamp(committed, tz=UTC),
+        summary=summary,
+        previous=(previous[0], previous[1]) if previous else None,
+    )
+
+
+@dataclass(slots=True)
+class Counters:
+    hits: int = 0  # files whose asked lines were all in the index
+    carried: int = 0  # files answered by carrying an earlier revision's entry forward
+    misses: int = 0  # files that needed a full blame of some of their lines
+
+    def as_dict(self) -> dict[str, int]:
+        return {"hits": self.hits, "carried": self.carried, "misses": self.misses}
+
+
+class BlameIndex:
+    """The index over one store, shared by every triage of the process (thread-safe: one at a time)."""
+
+    def __init__(self, store: Store, max_bytes: int, keep_revisions: int) -> None:
+        self.store = store
+        self.max_bytes = max_bytes
+        self.keep_revisions = keep_revisions
+        self._cache: OrderedDict[Key, Entry] = OrderedDict()
+        self._dirty: dict[Key, Entry] = {}
+        self._counts = Counters()
+        self._writes = 0
+        self._revisions_seen: set[tuple[str, str]] = set()
+        self._lock = threading.RLock()
+        self.last = Counters()  # the counts of the last call, for tests and benchmarks
+
+    # ---- the blame passes of one triage ------------------------------------------------------------------
+    def blame(
+        self, repo: RepoView, rev: str, wanted: Mapping[str, tuple[Sequence[tuple[int, int]], Sequence[str]]]
+    ) -> dict[str, FileBlame]:
+        """Per path, the blame of the (clamped) ranges under the ignore list, as ``blame_file`` would return it."""
+        with self._lock:
+            repo_key = repository_key(repo)
+            keys = {path: (repo_key, rev, path, options_key(repo, ignore)) for path, (_, ignore) in wanted.items()}
+            entries = self._load(list(keys.values()))
+            asked = {path: _lines_of(ranges) for path, (ranges, _) in wanted.items()}
+            missing = {path: sorted(asked[path] - entries[keys[path]].lines.keys()) for path in wanted}
+            missing = {path: lines for path, lines in missing.items() if lines}
+            self.last.hits += len(wanted) - len(missing)
+            if missing:
+                full = self._carry(repo, rev, {p: wanted[p][1] for p in missing}, keys, entries, missing)
+                self.last.carried += len(missing) - len(full)
+                self.last.misses += len(full)
+                self._fill_many(repo, rev, {p: (wanted[p][1], full[p]) for p in full}, keys, entries)
+            return {path: self._file_blame(repo, rev, path, entries[keys[path]], asked[path]) for path in wanted}
+
+    def record_cosmetic(self, repo: RepoView, rev: str, path: str, ignore: Sequence[str], blame: FileBlame) -> None:
+        """Keep the cosmetic facts ``_reblame_cosmetic`` worked out for a first-pass blame."""
+        with self._lock:
+            key = (repository_key(repo), rev, path, options_key(repo, ignore))
+            entry = self._cache.get(key)
+            if entry is None:
+                return
+            changed = False
+            for number, flag in blame.cosmetic.items():
+                line = entry.lines.get(number)
+                if line is not None and line[3] is None:
+                    entry.lines[number] = (line[0], line[1], line[2], flag)
+                    changed = True
+            if changed:
+                self._dirty[key] = entry
+
+    def flush(self) -> None:
+        """Write what this triage learned, add to the counters, and evict now and then."""
+        with self._lock:
+            dirty, self._dirty = self._dirty, {}
+            by_rev: dict[tuple[str, str], dict[tuple[str, str], str]] = {}
+            for (repo_key, rev, path, options), entry in dirty.items():
+                by_rev.setdefault((repo_key, rev), {})[(path, options)] = entry.encode()
+            new_revision = False
+            for (repo_key, rev), texts in by_rev.items():
+                self.store.save_blame_entries(repo_key, rev, texts)
+                self._writes += len(texts)
+                if (repo_key, rev) not in self._revisions_seen:
+                    self._revisions_seen.add((repo_key, rev))
+                    new_revision = True
+            last, self.last = self.last, Counters()
+            for name, value in last.as_dict().items():
+                setattr(self._counts, name, getattr(self._counts, name) + value)
+            self.store.count_blame_index(last.as_dict())
+            if by_rev and (new_revision or self._writes >= _EVICT_EVERY):
+                self._writes = 0
+                for repo_key in {repo_key for repo_key, _ in by_rev}:
+                    dropped = self.store.evict_blame_index(repo_key, self.max_bytes, self.keep_revisions)
+                    if dropped:
+                        self._forget_evicted()
+                        log.info("blame index: %d entries evicted", dropped)
+
+    # ---- store and memory ----------------------------------------------------------------------------------
+    def _load(self, keys: Sequence[Key]) -> dict[Key, Entry]:
+        found: dict[Key, Entry] = {}
+        wanted: dict[tuple[str, str], list[Key]] = {}
+        for key in keys:
+            entry = self._cache.get(key)
+            if entry is not None:
+                self._cache.move_to_end(key)
+                found[key] = entry
+            else:
+                wanted.setdefault((key[0], key[1]), []).append(key)
+        for (repo_key, rev), group in wanted.items():
+            texts = self.store.blame_entries(repo_key, rev, [(k[2], k[3]) for k in group])
+            for key in group:
+                text = texts.get((key[2], key[3]))
+                entry = Entry.decode(text) if text is not None else Entry()
+                found[key] = entry
+                self._keep(key, entry)
+        return found
+
+    def _keep(self, key: Key, entry: Entry) -> None:
+        self._cache[key] = entry
+        self._cache.move_to_end(key)
+        while len(self._cache) > _MAX_CACHED_ENTRIES:
+            old, _ = self._cache.popitem(last=False)
+            self._dirty.pop(old, None)
+
+    def _forget_evicted(self) -> None:
+        self._cache.clear()  # what stays in memory must not outlive what the store keeps for long
+
+    # ---- filling: a full blame of the lines not yet known ------------------------------------------------------
+    def _fill_many(
+        self,
+        repo: RepoView,
+        rev: str,
+        work: Mapping[str, tuple[Sequence[str], Sequence[int]]],
+        keys: Mapping[str, Key],
+        entries: Mapping[Key, Entry],
+    ) -> None:
+        from linkers.blame import _run_blame
+
+        def one(path: str) -> tuple[str, FileBlame]:
+            ignore, lines = work[path]
+            return path, _run_blame(repo, rev, path, _ranges_of(lines), ignore)
+
+        for path, found in _parallel(one, list(work)):
+            self._absorb(keys[path], entries[keys[path]], found)
+
+    def _absorb(self, key: Key, entry: Entry, found: FileBlame) -> None:
+        for number, bl in found.lines.items():
+            entry.lines[number] = (bl.sha, bl.orig_path, bl.orig_line, None)
+            entry.commits.setdefault(bl.sha, found.commits[bl.sha])
+        if found.lines:
+            self._dirty[key] = entry
+            self._keep(key, entry)
+
+    # ---- carry-forward -------------------------------------------------------------------------------------
+    def _carry(
+        self,
+        repo: RepoView,
+        rev: str,
+        ignores: Mapping[str, Sequence[str]],
+        keys: Mapping[str, Key],
+        entries: dict[Key, Entry],
+        missing: Mapping[str, Sequence[int]],
+    ) -> dict[str, list[int]]:
+        """Fill the missing lines from an earlier revision's entries where that is exact; the lines left for a
+        full blame, per path (a path is absent when carry-forward answered all of its lines)."""
+        base = self._base(repo, rev, [keys[p] for p in missing])
+        if base is None:
+            return {path: list(lines) for path, lines in missing.items()}
+        base_keys = {path: (keys[path][0], base, path, keys[path][3]) for path in missing}
+        held = self._load(list(base_keys.values()))
+        # A file R1 holds lines of, or one that R1 does not have under this path (renamed since, or new).
+        paths = [path for path in missing if held[base_keys[path]].lines or not repo.is_tracked(path, base)]
+        left: dict[str, list[int]] = {path: list(lines) for path, lines in missing.items() if path not in paths}
+
+        def one(path: str) -> tuple[str, tuple[FileBlame, set[str]] | None]:
+            return path, _range_blame(repo, base, rev, path, missing[path], ignores[path])
+
+        ranged = dict(_parallel(one, paths))
+        # Lines git leaves on R1: (R1 path, R1 line) per R2 line, by path at R1.
+        at_base: dict[str, list[tuple[str, int, int]]] = {}
+        for path in paths:
+            found = ranged[path]
+            if found is None:
+                left[path] = list(missing[path])
+                continue
+            blame, boundary = found
+            entry = entries[keys[path]]
+            for number in missing[path]:
+                bl = blame.lines.get(number)
+                if bl is None or (bl.sha in boundary and bl.sha != base):
+                    left.setdefault(path, []).append(number)
+                elif bl.sha in boundary:
+                    at_base.setdefault(bl.orig_path, []).append((path, number, bl.orig_line))
+                else:
+                    entry.lines[number] = (bl.sha, bl.orig_path, bl.orig_line, None)
+                    entry.commits.setdefault(bl.sha, blame.commits[bl.sha])
+                    self._dirty[keys[path]] = entry
+        # R1's entries for the paths the lines had there (another path after a rename), filled where they lack.
+        options = {path: keys[path][3] for path in missing}
+        base_entries: dict[str, Key] = {}
+        for old_path, items in at_base.items():
+            first = items[0][0]
+            key = (keys[first][0], base, old_path, options[first])
+            if any(options[p] != key[3] for p, _, _ in items):
+                for p, number, _ in items:
+                    left.setdefault(p, []).append(number)
+                continue
+            base_entries[old_path] = key
+        loaded = self._load(list(base_entries.values()))
+        need = {
+            old_path: sorted({line for _, _, line in at_base[old_path]} - loaded[key].lines.keys())
+            for old_path, key in base_entries.items()
+        }
+        need = {p: lines for p, lines in need.items() if lines}
+        if need:
+            first_ignore = {p: ignores[at_base[p][0][0]] for p in need}
+            self._fill_many(
+                repo, base, {p: (first_ignore[p], need[p]) for p in need}, {p: base_entries[p] for p in need}, loaded
+            )
+        for old_path, key in base_entries.items():
+            source = loaded[key]
+            for path, number, line in at_base[old_path]:
+                found_line = source.lines.get(line)
+                if found_line is None:
+                    left.setdefault(path, []).append(number)
+                    continue
+                entry = entries[keys[path]]
+                entry.lines[number] = found_line
+                entry.commits.setdefault(found_line[0], source.commits[found_line[0]])
+                self._dirty[keys[path]] = entry
+        for path in missing:
+            if path not in left:
+                self._keep(keys[path], entries[keys[path]])
+        return {path: sorted(set(lines)) for path, lines in left.items()}
+
+    def _base(self, repo: RepoView, rev: str, keys: Sequence[Key]) -> str | None:
+        """The nearest ancestor of ``rev`` holding entries for some of these files, if any."""
+        repo_key = keys[0][0]
+        counts = self.store.blame_revisions(repo_key, [(k[2], k[3]) for k in keys])
+        counts.pop(rev, None)
+        best: tuple[int, str] | None = None
+        for candidate, _ in sorted(counts.items(), key=lambda item: -item[1])[:_MAX_BASES]:
+            distance = _distance(repo, candidate, rev)
+            if distance is not None and distance <= _MAX_CARRY_COMMITS and (best is None or distance < best[0]):
+                best = (distance, candidate)
+        return best[1] if best else None
+
+    # ---- answers -------------------------------------------------------------------------------------------
+    def _file_blame(self, repo: RepoView, rev: str, path: str, entry: Entry, asked: set[int]) -> FileBlame:
+        from linkers.blame import BlamedLine, FileBlame
+
+        text = blob_lines(repo, rev, path)
+        lines: dict[int, BlamedLine] = {}
+        cosmetic: dict[int, bool] = {}
+        for number in sorted(asked):
+            line = entry.lines.get(number)
+            if line is None or number > len(text):
+                continue
+            lines[number] = BlamedLine(line[0], line[1], line[2], text[number - 1])
+            if line[3] is not None:
+                cosmetic[number] = line[3]
+        commits = {bl.sha: entry.commits[bl.sha] for bl in lines.values()}
+        return FileBlame(lines, commits, cosmetic=cosmetic)
+
+    def stats(self) -> dict[str, int]:
+        return self.store.blame_index_stats()
+
+
+def _range_blame(
+    repo: RepoView, base: str, rev: str, path: str, lines: Sequence[int], ignore: Sequence[str]
+) -> tuple[FileBlame, set[str]] | None:
+    """``git blame --porcelain -w … base..rev -- path`` of the lines: the blame and its boundary commits."""
+    from linkers.blame import parse_porcelain_fields
+
+    args = ["--porcelain", "-w"]
+    for sha in ignore:
+        args += ["--ignore-rev", sha]
+    for lo, hi in _ranges_of(lines):
+        args += ["-L", f"{lo},{hi}"]
+    try:
+        out = repo.git.blame(*args, f"{base}..{rev}", "--", path, stdout_as_string=False)
+    except git.GitCommandError as exc:
+        log.info("git blame %s..%s %s failed: %s", base[:12], rev[:12], path, str(exc.stderr).strip()[:200])
+        return None
+    blame, fields = parse_porcelain_fields(bytes(out).decode("utf-8", errors="replace"))
+    return blame, {sha for sha, meta in fields.items() if "boundary" in meta}
+
+
+def _distance(repo: RepoView, older: str, newer: str) -> int | None:
+    """Commits in older..newer when ``older`` is an ancestor of ``newer``, else None (cached per pair)."""
+    key = ("blame-index-distance", older, newer)
+    if key not in repo.memo:
+        distance: int | None = None
+        if repo.is_ancestor(older, newer):
+            try:
+                distance = int(str(repo.git.rev_list("--count", f"{older}..{newer}", "--")).strip())
+            except (git.GitCommandError, ValueError):
+                distance = None
+        repo.remember(key, distance)
+    found = repo.memo[key]
+    return found if isinstance(found, int) else None
+
+
+def blob_lines(repo: RepoView, rev: str, path: str) -> tuple[str, ...]:
+    """The file's lines at the revision as git blame numbers them (split at newlines only)."""
+    key = ("blame-index-blob", rev, path)
+    found = repo.memo.get(key)
+    if isinstance(found, tuple):
+        return found
+    text = repo.read_text(path, rev) or ""
+    lines = tuple(text.split("\n"))
+    if lines and lines[-1] == "":
+        lines = lines[:-1]
+    repo.remember(key, lines)
+    return lines
+
+
+def repository_key(repo: RepoView) -> str:
+    """The repository, by its folder (a revision's sha already fixes the history; this groups for eviction)."""
+    key = ("blame-index-repo",)
+    found = repo.memo.get(key)
+    if isinstance(found, str):
+        return found
+    value = hashlib.sha256(str(Path(repo.git_repo.common_dir).resolve()).encode()).hexdigest()[:32]
+    repo.remember(key, value)
+    return value
+
+
+def options_key(repo: RepoView, ignore: Sequence[str]) -> str:
+    """Everything but revision and path that changes git's answer, hashed."""
+    parts = [f"schema {SCHEMA}", "--porcelain -w", *(f"--ignore-rev {sha}" for sha in ignore)]
+    if repo.is_shallow():
+        shallow = Path(repo.git_repo.common_dir) / "shallow"
+        parts.append("shallow " + (shallow.read_text() if shallow.is_file() else ""))
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+def _lines_of(ranges: Iterable[tuple[int, int]]) -> set[int]:
+    return {n for lo, hi in ranges for n in range(lo, hi + 1)}
+
+
+def _ranges_of(lines: Iterable[int]) -> list[tuple[int, int]]:
+    ranges: list[tuple[int, int]] = []
+    for n in sorted(set(lines)):
+        if ranges and n == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], n)
+        else:
+            ranges.append((n, n))
+    return ranges
+
+
+def _parallel(work: Any, items: list[str]) -> list[Any]:
+    """Each item its own git process, four at a time."""
+    if len(items) <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(work, items))
+
+
+@lru_cache(maxsize=4)
+def _index_for(url: str, max_bytes: int, keep_revisions: int) -> BlameIndex:
+    from incidentbot.store import open_store
+
+    return BlameIndex(open_store(url), max_bytes, keep_revisions)
+
+
+def shared_index(settings: Settings) -> BlameIndex | None:
+    """The process's index over the configured store (the daemon's, the CLI's and the Action's); None when off."""
+    if not settings.blame_index:
+        return None
+    return _index_for(settings.effective_database_url, settings.blame_index_max_bytes, settings.blame_index_revisions)
