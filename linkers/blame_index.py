@@ -5,10 +5,14 @@ Keyed by (repository, revision, blame options, path). The options key is a hash 
 revision and path that changes git's answer: ``-w``, the ``--ignore-rev`` list exactly as passed (the
 repository's ``.git-blame-ignore-revs`` plus, for the second pass, the commits found cosmetic), a shallow
 clone's boundary, and the index's schema version. The first pass and the cosmetic re-blame are therefore separate
-entries. An entry holds, per line asked so far (line ranges, filled lazily: on real files a whole-file blame
-costs several times a ranged one, docs/limits.md), the commit, its original path and line, and whether that
+entries. An entry holds, per line asked so far, the commit, its original path and line, and whether that
 attribution is a cosmetic change (``is_cosmetic``, computed once); plus the metadata of those commits. The
 line's text is not stored: it is the file's line at the revision.
+
+Line ranges first, then the whole file: the first time a file is asked at a revision only the asked lines are
+blamed (on real files a whole-file blame costs several times a ranged one, docs/limits.md); the second time a
+file is asked with lines the entry lacks, all its remaining lines are blamed at once, so a file that traces keep
+touching costs two blames at most per revision.
 
 Carry-forward: asked about revision R2 with an entry of the same options at an ancestor R1 (the nearest one in
 the index), ``git blame --porcelain -w [--ignore-rev …] -L … R1..R2 -- path`` blames only the changes of
@@ -23,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import git
 
@@ -40,19 +45,37 @@ from incidentbot.repo import RepoView
 
 if TYPE_CHECKING:
     from incidentbot.settings import Settings
-    from incidentbot.store import Store
     from linkers.blame import FileBlame, _CommitMeta
 
 log = logging.getLogger(__name__)
 
 SCHEMA = 1  # part of the options key: entries of another schema are never read
-_MAX_CACHED_ENTRIES = 4096  # entries kept in process memory besides the store (a daemon's hot files)
+_MAX_CACHED_ENTRIES = 1024  # entries kept in process memory besides the store (a daemon's hot files)
 _MAX_BASES = 8  # earlier revisions considered for carry-forward, the ones holding most of the files first
 _MAX_CARRY_COMMITS = 5000  # farther than this, a full blame is as cheap as blaming the range
 _EVICT_EVERY = 50  # index writes between two eviction passes (and at every new revision)
 
 Line = tuple[str, str, int, bool | None]  # sha, original path, original line, cosmetic (None: not yet known)
 Key = tuple[str, str, str, str]  # repository, revision, path, options
+
+
+class IndexStore(Protocol):
+    """Where entries live: ``incidentbot.store.Store`` (SQLAlchemy: SQLite or PostgreSQL), or for an existing
+    SQLite store ``linkers.blame_index_sqlite.SqliteIndexStore`` (no SQLAlchemy import in a CLI process)."""
+
+    def blame_entries(
+        self, repo: str, revision: str, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], str]: ...
+
+    def blame_revisions(self, repo: str, keys: Sequence[tuple[str, str]]) -> dict[str, int]: ...
+
+    def save_blame_entries(self, repo: str, revision: str, entries: dict[tuple[str, str], str]) -> None: ...
+
+    def count_blame_index(self, counts: dict[str, int]) -> None: ...
+
+    def blame_index_stats(self) -> dict[str, int]: ...
+
+    def evict_blame_index(self, repo: str, max_bytes: int, keep_revisions: int) -> int: ...
 
 
 @dataclass(slots=True)
@@ -71,7 +94,7 @@ class Entry:
     @classmethod
     def decode(cls, text: str) -> Entry:
         data = json.loads(text)
-        lines: dict[int, Line] = {int(r[0]): (str(r[1]), str(r[2]), int(r[3]), r[4]) for r in data["l"]}
+        lines: dict[int, Line] = {int(r[0]): (sys.intern(r[1]), sys.intern(r[2]), int(r[3]), r[4]) for r in data["l"]}
         return cls(lines, {sha: _decode_meta(m) for sha, m in data["c"].items()})
 
 
@@ -115,7 +138,7 @@ class Counters:
 class BlameIndex:
     """The index over one store, shared by every triage of the process (thread-safe: one at a time)."""
 
-    def __init__(self, store: Store, max_bytes: int, keep_revisions: int) -> None:
+    def __init__(self, store: IndexStore, max_bytes: int, keep_revisions: int) -> None:
         self.store = store
         self.max_bytes = max_bytes
         self.keep_revisions = keep_revisions
@@ -139,6 +162,10 @@ class BlameIndex:
             asked = {path: _lines_of(ranges) for path, (ranges, _) in wanted.items()}
             missing = {path: sorted(asked[path] - entries[keys[path]].lines.keys()) for path in wanted}
             missing = {path: lines for path, lines in missing.items() if lines}
+            for path in missing:
+                if entries[keys[path]].lines:  # asked before at this revision: the rest of the file, at once
+                    every = range(1, len(blob_lines(repo, rev, path)) + 1)
+                    missing[path] = sorted(set(every).union(missing[path]) - entries[keys[path]].lines.keys())
             self.last.hits += len(wanted) - len(missing)
             if missing:
                 full = self._carry(repo, rev, {p: wanted[p][1] for p in missing}, keys, entries, missing)
@@ -239,7 +266,7 @@ class BlameIndex:
 
     def _absorb(self, key: Key, entry: Entry, found: FileBlame) -> None:
         for number, bl in found.lines.items():
-            entry.lines[number] = (bl.sha, bl.orig_path, bl.orig_line, None)
+            entry.lines[number] = (sys.intern(bl.sha), sys.intern(bl.orig_path), bl.orig_line, None)
             entry.commits.setdefault(bl.sha, found.commits[bl.sha])
         if found.lines:
             self._dirty[key] = entry
@@ -453,9 +480,14 @@ def _parallel(work: Any, items: list[str]) -> list[Any]:
 
 @lru_cache(maxsize=4)
 def _index_for(url: str, max_bytes: int, keep_revisions: int) -> BlameIndex:
-    from incidentbot.store import open_store
+    from linkers.blame_index_sqlite import SqliteIndexStore
 
-    return BlameIndex(open_store(url), max_bytes, keep_revisions)
+    store: IndexStore | None = SqliteIndexStore.open_existing(url)
+    if store is None:  # a new store, or PostgreSQL: the Store creates (migrates) and serves it
+        from incidentbot.store import open_store
+
+        store = open_store(url)
+    return BlameIndex(store, max_bytes, keep_revisions)
 
 
 def shared_index(settings: Settings) -> BlameIndex | None:

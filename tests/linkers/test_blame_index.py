@@ -4,7 +4,9 @@ renames, merges of branches forked before the earlier revision, reverts, whitesp
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,10 +15,11 @@ from click.testing import CliRunner
 
 from incidentbot.repo import RepoView
 from incidentbot.settings import Ranking, Settings
-from incidentbot.store import open_store
+from incidentbot.store import Store, open_store
 from linkers import blame_index
 from linkers.blame import Blamer, FileBlame, _run_blame, ignore_revs
 from linkers.blame_index import BlameIndex, blob_lines, options_key, repository_key, shared_index
+from linkers.blame_index_sqlite import SqliteIndexStore
 from tests.gitbuilder import ALICE, BOB, CAROL, DAVE, GitRepoBuilder, _identity
 from tests.linkers.history import ShopHistory, build_shop
 from tests.linkers.test_suspects import _evidence
@@ -24,8 +27,29 @@ from tests.linkers.test_suspects import _evidence
 AUTHORS = (ALICE, BOB, CAROL)
 
 
+@pytest.fixture(params=["sqlalchemy", "sqlite3"], autouse=True)
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test over both stores: the SQLAlchemy Store, and stdlib sqlite3 on the tables it created."""
+    BACKEND[0] = request.param
+    yield request.param
+    for opened in OPENED:
+        opened.close()
+    OPENED.clear()
+
+
+BACKEND = ["sqlalchemy"]
+OPENED: list[SqliteIndexStore] = []
+
+
 def _index(tmp_path: Path, name: str = "index", max_bytes: int = 10**9, keep: int = 100) -> BlameIndex:
-    return BlameIndex(open_store(f"sqlite:///{tmp_path / name}.sqlite3"), max_bytes, keep)
+    url = f"sqlite:///{tmp_path / name}.sqlite3"
+    store = open_store(url)
+    if BACKEND[0] == "sqlite3":
+        fast = SqliteIndexStore.open_existing(url)
+        assert fast is not None
+        OPENED.append(fast)
+        return BlameIndex(fast, max_bytes, keep)
+    return BlameIndex(store, max_bytes, keep)
 
 
 def _direct(repo: RepoView, rev: str, path: str, ranges: list[tuple[int, int]], ignore: tuple[str, ...]) -> FileBlame:
@@ -295,8 +319,26 @@ def test_a_failing_index_leaves_blame_to_git(shop: ShopHistory) -> None:
 
 def test_from_settings_shares_the_configured_store(shop: ShopHistory, tmp_path: Path) -> None:
     settings = Settings(repo=shop.builder.root, database_url=f"sqlite:///{tmp_path / 'shared.sqlite3'}")
-    assert Blamer.from_settings(settings).index is shared_index(settings)
+    index = Blamer.from_settings(settings).index
+    assert index is shared_index(settings)
+    assert isinstance(index.store, Store)  # a new store: created, with its migrations, by the Store
     assert Blamer.from_settings(replace_settings(settings, blame_index=False)).index is None
+    existing = replace_settings(settings, blame_index_revisions=3)  # another process, the store now exists
+    fast = shared_index(existing)
+    assert fast is not None and isinstance(fast.store, SqliteIndexStore)
+    OPENED.append(fast.store)
+
+
+def test_a_triage_process_on_an_existing_store_does_not_import_sqlalchemy(shop: ShopHistory, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    open_store(url).close()
+    code = (
+        "import sys; from pathlib import Path; from incidentbot import settings; from linkers.blame import Blamer; "
+        f"b = Blamer.from_settings(settings.load(None, repo=Path({str(shop.builder.root)!r}), database_url={url!r})); "
+        "print(type(b.index.store).__name__, 'sqlalchemy' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["SqliteIndexStore", "False"]
 
 
 def replace_settings(settings: Settings, **changes: object) -> Settings:
