@@ -18,7 +18,7 @@ from benchmarks.checkouts import PROJECT_ROOT, CheckoutError, checkout, clone_on
 from benchmarks.features import CORPUS_DIR  # noqa: E402
 from benchmarks.genrepo import GenParams, generate  # noqa: E402
 from benchmarks.report import accuracy_section, machine, speed_section  # noqa: E402
-from benchmarks.speed import SpeedResult, batch_traces, measure  # noqa: E402
+from benchmarks.speed import SpeedResult, batch_traces, index_section, measure  # noqa: E402
 from benchmarks.synthtrace import SpotIndex, render  # noqa: E402
 
 log = logging.getLogger("benchmarks")
@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         lines += model_cost_section(model_cost(repos))
         lines += accuracy_section(run_accuracy(cases, repos))
     if args.only in (None, "speed"):
-        lines += speed_section(_speed(args, cases, repos))
+        speed = _speed(args, cases, repos)
+        lines += speed_section(speed) + index_section(speed)
     if args.only in (None, "daemon"):
         from benchmarks.daemon import run as run_daemon
         from benchmarks.daemon import section as daemon_section

@@ -1,13 +1,21 @@
 """Speed: incidentbot triage against the floor of plain ``git blame`` on the same lines, cold (a fresh
 process, as a CLI user pays), warm (repeated calls in one process, as the daemon pays), a batch of many traces,
-and the batch process's peak memory.
+and the batch process's peak memory; and the blame index (linkers/blame_index.py): a fresh process on an empty
+index, a fresh process whose files are indexed, a new revision ``CARRY_COMMITS`` later carried forward (in a
+fresh process and in one process), and the index's size after the batch.
+
+Every triage here keeps its state (the index) in ``benchmarks/work/speed-state-<label>``, emptied where a
+figure needs an empty index, never in the user's own state folder.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -25,6 +33,7 @@ from benchmarks.synthtrace import SpotIndex, render
 BLAME_WINDOW = 3  # the default Ranking.blame_window: lines blamed above and below each frame's line
 BATCH_FLOOR_SAMPLE = 50  # batch traces whose plain-git floor is timed, then scaled to 1,000
 COLD_TIMEOUT = 120.0
+CARRY_COMMITS = 20  # the earlier revision of the carry-forward figures: HEAD~20 (first parent)
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,15 @@ class SpeedResult:
     batch_variation: str = ""
     rss_self_mb: float | None = None
     rss_children_mb: float | None = None
+    # The blame index. cold above is a fresh process on an empty index; these:
+    indexed: Stats | None = None  # a fresh process, the trace's files indexed at the revision
+    carried: Stats | None = None  # a fresh process at HEAD, the index filled by a triage at HEAD~CARRY_COMMITS
+    carried_in_process: Stats | None = None  # the same in one process (as the daemon sees a deploy)
+    carry_from: str = ""
+    index_entries: int | None = None  # after the batch
+    index_bytes: int | None = None
+    index_file_bytes: int | None = None  # the SQLite file, WAL included
+    index_counts: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
 
@@ -88,14 +106,39 @@ def floor_once(repo: Path, ranges: dict[str, list[tuple[int, int]]]) -> float:
     return time.perf_counter() - started
 
 
-def measure_cold(repo: Path, trace_file: Path, runs: int) -> tuple[Stats, list[str]]:
-    """A fresh ``python -m incidentbot triage TRACE --repo R --json`` process per run."""
+def measure_cold(
+    repo: Path,
+    trace_file: Path,
+    runs: int,
+    state: Path,
+    *,
+    empty_index: bool = True,
+    rev: str | None = None,
+    after: str | None = None,
+) -> tuple[Stats, list[str]]:
+    """A fresh ``python -m incidentbot triage TRACE --repo R --json`` process per run, its state in ``state``.
+
+    ``empty_index``: the state is emptied before each run. ``after``: an untimed triage at that revision first
+    (it fills the index the timed one carries forward). ``rev``: the timed triage's ``--rev``.
+    """
     samples, errors = [], []
-    command = [sys.executable, "-m", "incidentbot", "triage", str(trace_file), "--repo", str(repo), "--json"]
+
+    def command(at: str | None) -> list[str]:
+        base = [sys.executable, "-m", "incidentbot", "triage", str(trace_file), "--repo", str(repo), "--json"]
+        return base + (["--rev", at] if at else [])
+
+    env = {k: v for k, v in os.environ.items() if k != "INCIDENTBOT_DATABASE_URL"}
+    env["INCIDENTBOT_STATE_DIR"] = str(state)
     for _ in range(runs):
+        if empty_index:
+            shutil.rmtree(state, ignore_errors=True)
+        if after is not None:
+            subprocess.run(command(after), capture_output=True, text=True, timeout=COLD_TIMEOUT, env=env, check=False)
         started = time.perf_counter()
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=COLD_TIMEOUT, check=False)
+            done = subprocess.run(
+                command(rev), capture_output=True, text=True, timeout=COLD_TIMEOUT, env=env, check=False
+            )
         except subprocess.TimeoutExpired:
             errors.append(f"cold triage timed out after {COLD_TIMEOUT:.0f} s")
             continue
@@ -122,10 +165,25 @@ def batch_traces(repo: Path, count: int, seed: int) -> list[str]:
     return [render(index.pick(rng, rng.randint(10, 30))) for _ in range(count)]
 
 
-def run_in_process(repo: Path, warm_trace: str, warm_runs: int, batch: list[str]) -> dict[str, Any]:
-    """Warm and batch timings in a child process of their own, so its peak memory is the triage's alone."""
+def run_in_process(
+    repo: Path, warm_trace: str, warm_runs: int, batch: list[str], state: Path, carry: tuple[str, str] | None = None
+) -> dict[str, Any]:
+    """Warm, carry-forward and batch timings in a child process of their own, so its peak memory is the triage's
+    alone."""
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir(parents=True)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, dir=WORK_DIR) as spec:
-        json.dump({"repo": str(repo), "warm_trace": warm_trace, "warm_runs": warm_runs, "batch": batch}, spec)
+        json.dump(
+            {
+                "repo": str(repo),
+                "warm_trace": warm_trace,
+                "warm_runs": warm_runs,
+                "batch": batch,
+                "state": str(state),
+                "carry": list(carry) if carry else None,
+            },
+            spec,
+        )
     try:
         done = subprocess.run(
             [sys.executable, "-m", "benchmarks.speed", spec.name],
@@ -160,15 +218,26 @@ def measure(label: str, repo: Path, trace_text: str, batch: list[str], runs: int
     result.floor_given = Stats.of([floor_once(repo, ranges) for _ in range(runs)])
     result.startup = measure_startup(runs)
     WORK_DIR.mkdir(parents=True, exist_ok=True)
-    trace_file = WORK_DIR / f"speed-trace-{label}.txt"
+    state = WORK_DIR / f"speed-state-{_slug(label)}"
+    trace_file = WORK_DIR / f"speed-trace-{_slug(label)}.txt"
     trace_file.write_text(trace_text)
-    first, errors = measure_cold(repo, trace_file, 1)  # writes git's commit-graph (docs/limits.md)
+    first, errors = measure_cold(repo, trace_file, 1, state)  # writes git's commit-graph (docs/limits.md)
     result.first_cold = first.median
     # From here on plain git blame profits from the commit-graph too: the floor is measured again, so every
     # ratio compares like with like.
     result.floor = Stats.of([floor_once(repo, ranges) for _ in range(runs)])
-    result.cold, result.errors = measure_cold(repo, trace_file, runs)
-    result.errors = errors + result.errors
+    result.cold, more = measure_cold(repo, trace_file, runs, state)
+    errors += more
+    measure_cold(repo, trace_file, 1, state)  # fills the index
+    result.indexed, more = measure_cold(repo, trace_file, runs, state, empty_index=False)
+    errors += more
+    head = _git(repo, "rev-parse", "HEAD")
+    earlier = _earlier(repo, CARRY_COMMITS)
+    if earlier is not None:
+        result.carry_from = f"HEAD~{CARRY_COMMITS}"
+        result.carried, more = measure_cold(repo, trace_file, runs, state, rev=head, after=earlier)
+        errors += more
+    result.errors = errors
     sample = batch[:BATCH_FLOOR_SAMPLE]
     if sample:
         started = time.perf_counter()
@@ -176,8 +245,21 @@ def measure(label: str, repo: Path, trace_text: str, batch: list[str], runs: int
             floor_once(repo, blame_ranges(repo, text))
         result.batch_floor_per_1000 = (time.perf_counter() - started) * 1000 / len(sample)
         result.batch_floor_sample = len(sample)
-    _fill_in_process(result, run_in_process(repo, trace_text, runs, batch))
+    carry = (earlier, head) if earlier is not None else None
+    _fill_in_process(result, run_in_process(repo, trace_text, runs, batch, state, carry))
+    shutil.rmtree(state, ignore_errors=True)
     return result
+
+
+def _earlier(repo: Path, commits: int) -> str | None:
+    try:
+        return _git(repo, "rev-parse", "--verify", "--quiet", f"HEAD~{commits}^{{commit}}")
+    except subprocess.CalledProcessError:
+        return None
+
+
+def _slug(label: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in label)
 
 
 def _fill_in_process(result: SpeedResult, found: dict[str, Any]) -> None:
@@ -189,22 +271,35 @@ def _fill_in_process(result: SpeedResult, found: dict[str, Any]) -> None:
     result.batch_failures = found["batch_failures"]
     result.rss_self_mb = found["rss_self_mb"]
     result.rss_children_mb = found["rss_children_mb"]
+    result.carried_in_process = Stats.of(found["carried"]) if found.get("carried") else None
+    index = found.get("index") or {}
+    result.index_entries = index.get("entries")
+    result.index_bytes = index.get("bytes")
+    result.index_file_bytes = found.get("index_file_bytes")
+    result.index_counts = {k: index[k] for k in ("hits", "carried", "misses") if k in index}
     result.errors.extend(found["errors"])
 
 
 def _worker(spec_path: str) -> None:
-    """Child process: warm-up, timed warm calls, then the batch; prints one JSON line."""
+    """Child process: warm-up, timed warm calls, carry-forward, then the batch; prints one JSON line."""
     from incidentbot import pipeline, settings
+    from linkers.blame_index import shared_index
 
     spec = json.loads(Path(spec_path).read_text())
-    conf = settings.load(None, repo=Path(spec["repo"]))
+    state = Path(spec["state"])
+    repo = Path(spec["repo"])
+
+    def conf_for(name: str, rev: str | None = None) -> settings.Settings:
+        return settings.load(None, repo=repo, rev=rev, database_url=f"sqlite:///{state / name}.sqlite3")
+
+    conf = conf_for("warm")
     errors: list[str] = []
     warm: list[float] = []
 
-    def one(text: str) -> float | None:
+    def one(text: str, at: settings.Settings = conf) -> float | None:
         started = time.perf_counter()
         try:
-            pipeline.triage(text, conf)
+            pipeline.triage(text, at)
         except Exception as exc:  # measured, not fatal: the report says how many failed
             if len(errors) < 5:
                 errors.append(f"triage in process: {type(exc).__name__}: {exc}")
@@ -216,21 +311,87 @@ def _worker(spec_path: str) -> None:
         seconds = one(spec["warm_trace"])
         if seconds is not None:
             warm.append(seconds)
+    carried: list[float] = []
+    if spec["carry"]:
+        earlier, head = spec["carry"]
+        for run in range(spec["warm_runs"]):  # a fresh index each run: filled at the earlier revision only
+            one(spec["warm_trace"], conf_for(f"carry-{run}", earlier))
+            seconds = one(spec["warm_trace"], conf_for(f"carry-{run}", head))
+            if seconds is not None:
+                carried.append(seconds)
+    batch_conf = conf_for("batch")
     started = time.perf_counter()
-    failures = sum(1 for text in spec["batch"] if one(text) is None)
+    failures = sum(1 for text in spec["batch"] if one(text, batch_conf) is None)
     batch_seconds = time.perf_counter() - started
+    index = shared_index(batch_conf)
+    database = state / "batch.sqlite3"
+    files = [database, Path(f"{database}-wal"), Path(f"{database}-shm")]
     print(
         json.dumps(
             {
                 "warm": warm,
+                "carried": carried,
                 "batch_seconds": batch_seconds,
                 "batch_failures": failures,
                 "rss_self_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "rss_children_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+                "index": index.stats() if index is not None else None,
+                "index_file_bytes": sum(f.stat().st_size for f in files if f.exists()),
                 "errors": errors,
             }
         )
     )
+
+
+def index_section(results: list[SpeedResult]) -> list[str]:
+    """The blame index's figures, per repository, as ratios to the floor measured in the same run."""
+    out = [
+        "### The blame index",
+        "",
+        "Ratios to the floor with git's commit-graph measured above in the same run (medians). Fresh processes "
+        "include Python's start-up and imports. The trace is the one above; the carried revision is HEAD, the "
+        f"index having been filled by a triage of the same trace at HEAD~{CARRY_COMMITS} (first parent) only.",
+        "",
+        "| repository | figure | median | ratio to floor | target |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        rows = [
+            ("cold first trace, empty index (fresh process)", r.cold, "≤ 1.0×"),
+            ("same revision, files indexed, in one process (warm)", r.warm, "≤ 0.05×"),
+            ("same revision, files indexed, new `incidentbot triage` process", r.indexed, "≤ 0.25×"),
+            (
+                f"new revision {CARRY_COMMITS} commits later, carried forward, in one process",
+                r.carried_in_process,
+                "≤ 0.2×",
+            ),
+            (f"new revision {CARRY_COMMITS} commits later, carried forward, new process", r.carried, "≤ 0.2×"),
+        ]
+        for name, stats, target in rows:
+            if stats is None or not stats.runs:
+                out.append(f"| {r.label} | {name} | – | – | {target} |")
+                continue
+            ratio = stats.median / r.floor.median if r.floor and r.floor.runs and r.floor.median > 0 else math.nan
+            out.append(f"| {r.label} | {name} | {stats.median * 1000:.0f} ms | {ratio:.2f}× | {target} |")
+    out += [
+        "",
+        "| repository | batch | index after the batch | file on disk | answers (files) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        per_1000 = r.batch_seconds * 1000 / r.batch_traces if r.batch_seconds and r.batch_traces else math.nan
+        size = (
+            f"{r.index_entries} files, {r.index_bytes / 1e6:.1f} MB of entries"
+            if r.index_entries is not None and r.index_bytes is not None
+            else "–"
+        )
+        disk = f"{r.index_file_bytes / 1e6:.1f} MB" if r.index_file_bytes else "–"
+        counts = ", ".join(f"{v} {k}" for k, v in r.index_counts.items()) or "–"
+        out.append(
+            f"| {r.label} | {r.batch_traces} traces, {per_1000:.1f} s per 1,000, peak RSS {r.rss_self_mb or 0:.0f} MB "
+            f"| {size} | {disk} | {counts} |"
+        )
+    return [*out, ""]
 
 
 def speed_result_dict(result: SpeedResult) -> dict[str, Any]:
