@@ -3,8 +3,10 @@
 ``POST /api/{project}/envelope/`` and ``/api/{project}/store/`` speak the Sentry SDKs' protocol, so
 ``sentry_sdk.init(dsn="http://KEY@incidentbot-host:8080/1")`` sends errors straight here. The DSN's public key
 must be one of ``ingest_keys`` (with none configured the endpoints answer 404). Bodies may be gzip or deflate
-compressed and are capped before and after decompression. The endpoint only queues the event and answers:
-triage happens in the workers.
+compressed; a body is read as it streams in and refused (413) as soon as it passes ``max_event_bytes``, or
+at once when its Content-Length does, and again after decompression; a compressed body must reach the end of
+its stream (a body cut short is refused, 400). The endpoint only queues the event and answers: triage happens
+in the workers.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from sentry_sdk.envelope import Envelope
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
@@ -63,9 +65,12 @@ def create_app(settings: Settings, queue: EventQueue) -> Starlette:
     async def webhook(request: Request) -> JSONResponse:
         if secret is None:
             return _error(404, "webhooks are off: set SENTRY_CLIENT_SECRET")
-        body = await request.body()
-        if len(body) > limit:
-            return _error(413, f"body over {limit} bytes")
+        try:
+            body = await _read_body(request, limit)
+        except TooLarge:
+            return _too_large(limit)
+        except ClientDisconnect:
+            return _error(400, "the client went away before the end of the body")
         headers = request.headers
         if not signature_ok(secret, body, headers.get("sentry-hook-signature"), headers.get("sentry-hook-timestamp")):
             log.warning(
@@ -98,15 +103,18 @@ async def _ingest(
 ) -> JSONResponse:
     if not keys:
         return _error(404, "ingest is off: set INCIDENTBOT_INGEST_KEYS")
-    raw = await request.body()
-    if len(raw) > limit:
-        return _error(413, f"body over {limit} bytes")
+    try:
+        raw = await _read_body(request, limit)
+    except TooLarge:
+        return _too_large(limit)
+    except ClientDisconnect:
+        return _error(400, "the client went away before the end of the body")
     try:
         body = _decompress(raw, request.headers.get("content-encoding", ""), limit)
     except TooLarge:
         return _error(413, f"body over {limit} bytes when decompressed")
-    except (OSError, zlib.error, EOFError):
-        return _error(400, "body is not valid gzip or deflate")
+    except (OSError, zlib.error, EOFError) as exc:
+        return _error(400, f"body is not valid gzip or deflate: {exc}")
     try:
         events, dsn = _events(body, envelope)
     except (ValueError, UnicodeDecodeError, TypeError):
@@ -163,7 +171,34 @@ def _decompress(raw: bytes, encoding: str, limit: int) -> bytes:
     out = inflater.decompress(raw, limit + 1)
     if len(out) > limit or inflater.unconsumed_tail:
         raise TooLarge()
+    # A stream cut short inflates without error to the part that arrived: only its end proves it whole (gzip's
+    # trailer carries the CRC and the length).
+    if not inflater.eof:
+        raise EOFError(f"the {encoding} stream ends before its end (cut short)")
+    if inflater.unused_data:
+        raise OSError(f"{len(inflater.unused_data)} bytes after the end of the {encoding} stream")
     return out
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, streamed: TooLarge as soon as more than ``limit`` bytes arrived, or at once when the
+    Content-Length says so, so a request never holds more than about the limit in memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge()
+    body = bytearray()
+    async with contextlib.aclosing(request.stream()) as chunks:
+        async for chunk in chunks:
+            body += chunk
+            if len(body) > limit:
+                raise TooLarge()
+    return bytes(body)
+
+
+def _too_large(limit: int) -> JSONResponse:
+    # Connection: close makes the server drop the connection after the answer instead of reading (and
+    # discarding) the rest of the body.
+    return JSONResponse({"detail": f"body over {limit} bytes"}, status_code=413, headers={"Connection": "close"})
 
 
 def _error(status: int, detail: str) -> JSONResponse:
