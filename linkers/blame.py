@@ -5,6 +5,10 @@ frames nearest the raise), so the cost stays close to plain ``git blame -L`` of 
 ``.git-blame-ignore-revs`` (as of the revision) is honoured. A line whose last change was only cosmetic
 (whitespace, quotes, trailing commas) is blamed again past that commit, so a reformatting commit does not hide
 the change that wrote the code; the cosmetic commit stays on record, flagged.
+
+With the blame index (linkers/blame_index.py, on by default through ``from_settings``) the same answers come from
+the store when a file was blamed before at the revision, or are carried forward from an earlier revision; the
+git calls here are then made only for what the index does not hold.
 """
 
 from __future__ import annotations
