@@ -7,8 +7,10 @@ import random
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -23,27 +25,47 @@ from linkers.blame_index_sqlite import SqliteIndexStore
 from tests.gitbuilder import ALICE, BOB, CAROL, DAVE, GitRepoBuilder, _identity
 from tests.linkers.history import ShopHistory, build_shop
 from tests.linkers.test_suspects import _evidence
+from tests.postgres import fresh_database
 
 AUTHORS = (ALICE, BOB, CAROL)
 
 
-@pytest.fixture(params=["sqlalchemy", "sqlite3"], autouse=True)
+@pytest.fixture(params=["sqlite", "sqlite3", "postgresql"], autouse=True)
 def backend(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Every test over both stores: the SQLAlchemy Store, and stdlib sqlite3 on the tables it created."""
+    """Every test over every store: the SQLAlchemy Store on SQLite and on PostgreSQL (skipped without one), and
+    stdlib sqlite3 on the tables the Store created."""
     BACKEND[0] = request.param
-    yield request.param
-    for opened in OPENED:
-        opened.close()
-    OPENED.clear()
+    with ExitStack() as stack:
+        DATABASES.clear()
+        DATABASES["stack"] = stack
+        yield request.param
+        for opened in OPENED:
+            opened.close()
+        OPENED.clear()
+        for store in STORES:
+            store.close()
+        STORES.clear()
+        DATABASES.clear()
 
 
-BACKEND = ["sqlalchemy"]
+BACKEND = ["sqlite"]
 OPENED: list[SqliteIndexStore] = []
+STORES: list[Store] = []
+DATABASES: dict[str, Any] = {}
+
+
+def _url(tmp_path: Path, name: str) -> str:
+    if BACKEND[0] != "postgresql":
+        return f"sqlite:///{tmp_path / name}.sqlite3"
+    if name not in DATABASES:  # one fresh database per name, dropped after the test
+        DATABASES[name] = DATABASES["stack"].enter_context(fresh_database("incidentbot_blame_index"))
+    return str(DATABASES[name])
 
 
 def _index(tmp_path: Path, name: str = "index", max_bytes: int = 10**9, keep: int = 100) -> BlameIndex:
-    url = f"sqlite:///{tmp_path / name}.sqlite3"
+    url = _url(tmp_path, name)
     store = open_store(url)
+    STORES.append(store)
     if BACKEND[0] == "sqlite3":
         fast = SqliteIndexStore.open_existing(url)
         assert fast is not None
