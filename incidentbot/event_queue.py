@@ -63,8 +63,9 @@ class EventQueue:
             return False
         return True
 
-    def add_many(self, items: list[tuple[str, str, str]]) -> None:
-        """Queue (source, event id, payload) items in one transaction; ones queued before are dropped."""
+    def add_many(self, items: list[tuple[str, str, str]], redacted: bool = False) -> None:
+        """Queue (source, event id, payload) items in one transaction; ones queued before are dropped.
+        ``redacted``: the payloads went through ``scrub_payload`` already (the ingest spool keeps them so)."""
         if not items:
             return
         now = _now()
@@ -72,7 +73,7 @@ class EventQueue:
             {
                 "source": source,
                 "source_event_id": event_id,
-                "payload": scrub_payload(payload, self.redaction),
+                "payload": payload if redacted else scrub_payload(payload, self.redaction),
                 "received_at": now,
                 "status": "queued",
                 "attempts": 0,

@@ -6,11 +6,14 @@ must be one of ``ingest_keys`` (with none configured the endpoints answer 404). 
 compressed; a body is read as it streams in and refused (413) as soon as it passes ``max_event_bytes``, or
 at once when its Content-Length does, and again after decompression; a compressed body must reach the end of
 its stream (a body cut short is refused, 400). The endpoint only queues the event and answers: triage happens
-in the workers.
+in the workers. An event is acknowledged once it is stored, or spooled to disk while the store cannot take it
+(ingest_buffer.py); the answer is 503 with Retry-After only when neither can keep it. ``GET /healthz`` reads the
+store and probes a write (rolled back), answering 503 with the problem when either fails.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -27,13 +30,17 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from incidentbot.event_queue import EventQueue
-from incidentbot.ingest_buffer import IngestBuffer
+from incidentbot.ingest_buffer import IngestBuffer, StoreUnavailable
 from incidentbot.settings import Settings
 from incidentbot.sources.sentry_webhook import item_for, signature_ok
 
 log = logging.getLogger(__name__)
 
 _SENTRY_KEY = re.compile(r"sentry_key=([^,\s]+)")
+
+
+RETRY_AFTER_SECONDS = 60  # the Retry-After of a 503: the store and the spool could not take the event
+HEALTH_TIMEOUT_SECONDS = 5.0  # /healthz answers 503 when the store has not answered its look by then
 
 
 class TooLarge(Exception):
@@ -43,7 +50,8 @@ class TooLarge(Exception):
 def create_app(settings: Settings, queue: EventQueue) -> Starlette:
     keys = frozenset(settings.ingest_keys)
     limit = settings.max_event_bytes
-    buffer = IngestBuffer(queue)
+    buffer = IngestBuffer(queue, settings.state_dir / "ingest-spool")
+    probe: asyncio.Future[tuple[str | None, dict[str, int] | None]] | None = None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -51,8 +59,24 @@ def create_app(settings: Settings, queue: EventQueue) -> Starlette:
         yield
         buffer.stop()
 
+    def look() -> tuple[str | None, dict[str, int] | None]:
+        problem = buffer.health()
+        try:
+            return problem, queue.depth()
+        except Exception:  # the problem says why
+            return problem, None
+
     async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"ok": True, "queue": queue.depth()})
+        # The store is asked from a thread (never from the event loop), one look at a time however many ask.
+        nonlocal probe
+        if probe is None or probe.done():
+            probe = asyncio.ensure_future(asyncio.to_thread(look))
+        try:
+            problem, depth = await asyncio.wait_for(asyncio.shield(probe), HEALTH_TIMEOUT_SECONDS)
+        except TimeoutError:
+            problem, depth = f"the store did not answer within {HEALTH_TIMEOUT_SECONDS:g} s", None
+        body = {"ok": problem is None, "store": problem or "ok", "queue": depth, "spool": buffer.spool.stats()}
+        return JSONResponse(body, status_code=200 if problem is None else 503)
 
     async def envelope(request: Request) -> JSONResponse:
         return await _ingest(request, keys, limit, buffer, envelope=True)
@@ -84,7 +108,9 @@ def create_app(settings: Settings, queue: EventQueue) -> Starlette:
             return _error(400, "not JSON")
         item = item_for(headers.get("sentry-hook-resource", ""), payload) if isinstance(payload, dict) else None
         if item is not None:
-            queue.add("sentry-webhook", item.source_event_id, item.payload)
+            refused = await _queue(buffer, "sentry-webhook", item.source_event_id, item.payload)
+            if refused is not None:
+                return refused
         return JSONResponse({"queued": item is not None})
 
     return Starlette(
@@ -128,9 +154,28 @@ async def _ingest(
     accepted = None
     for event in events:
         event_id = str(event.get("event_id") or uuid.uuid4().hex)
-        await buffer.add("sentry-ingest", event_id, json.dumps(event))
+        refused = await _queue(buffer, "sentry-ingest", event_id, json.dumps(event))
+        if refused is not None:
+            return refused
         accepted = event_id
     return JSONResponse({"id": accepted})
+
+
+async def _queue(buffer: IngestBuffer, source: str, event_id: str, payload: str) -> JSONResponse | None:
+    """None once the event is stored (or spooled); else the answer that says it was not."""
+    try:
+        await buffer.add(source, event_id, payload)
+    except StoreUnavailable as exc:
+        # sentry-python drops an event answered 503 (it retries nothing, and honours Retry-After only on 429):
+        # this answer comes only once the spool is full or unwritable too. docs/daemon.md says what each SDK does.
+        return JSONResponse(
+            {"detail": f"the store cannot take events now: {exc}"},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    except Exception as exc:  # the store refused this event for itself (logged by the writer)
+        return _error(500, f"the store refused the event: {type(exc).__name__}")
+    return None
 
 
 def _events(body: bytes, envelope: bool) -> tuple[list[dict[str, Any]], str | None]:

@@ -4,9 +4,12 @@ being read whole, compressed bodies cut short are refused, and a store that cann
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import json
+import os
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -21,12 +24,20 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy
 import uvicorn
+from sentry_sdk.envelope import Envelope
 
+from incidentbot import ingest_buffer, server
 from incidentbot.event_queue import EventQueue
 from incidentbot.server import create_app
 from incidentbot.settings import Settings
 from incidentbot.store import Store, open_store
+from tests.daemon.test_run import EXAMPLES, Daemon, _crash, _free_port, _healthy
+from tests.fakes.github_api import FakeGitHub
+from tests.fakes.slack_api import FakeSlack
+from tests.postgres import PG_ADMIN, fresh_database
+from tests.reporters.conftest import destination_variables
 
 KEY = "ingestkey0123456789abcdef"
 SECRET = "client-secret-0123456789"
@@ -274,3 +285,186 @@ def test_a_real_sdk_gzip_envelope_cut_short_is_refused(served: Served) -> None:
         headers={"Content-Encoding": "deflate", "X-Sentry-Auth": f"Sentry sentry_key={KEY}"},
     )
     assert deflated.status_code == 400
+
+
+# 5. A store that cannot be read or written shows in /healthz (503, naming the problem); ingest keeps what it
+# acknowledges in the spool on disk and stores it once the store is back, without a restart.
+
+
+class ReadOnlySwitch:
+    """Makes the SQLite store read-only the way SQLite does for a file it may not write: connections opened while
+    it is on cannot write (PRAGMA query_only: "attempt to write a readonly database") and stay so even after it is
+    off, until the app drops them. (chmod would do it for another user; these tests may run as root.)"""
+
+    def __init__(self, store: Store) -> None:
+        self.store, self.on = store, False
+        sqlalchemy.event.listen(store.engine, "connect", self._connect)
+
+    def _connect(self, dbapi_conn: Any, _record: Any) -> None:
+        if self.on:
+            dbapi_conn.execute("PRAGMA query_only = ON")
+
+    def turn_on(self) -> None:
+        self.on = True
+        self.store.engine.dispose()  # the file turned read-only: the connections opened from now on see it
+
+    def turn_off(self) -> None:
+        self.on = False  # the connections opened read-only stay read-only: the app must drop them itself
+
+
+SECRET_IN_MESSAGE = "https://shop:hunter2-db-password@db.example/shop"  # redacted before anything is stored
+
+
+def _health(served: Served) -> tuple[int, dict[str, Any]]:
+    answer = httpx.get(f"{served.url}/healthz", timeout=30)
+    return answer.status_code, answer.json()
+
+
+def _spooled(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "state" / "ingest-spool").glob("*.jsonl"))
+
+
+def test_a_read_only_store_is_unhealthy_and_ingest_recovers_without_a_restart(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    store = open_store(settings.effective_database_url)
+    switch = ReadOnlySwitch(store)
+    try:
+        with _serving(settings, store) as served:
+            status, health = _health(served)
+            assert (status, health["ok"]) == (200, True)
+            switch.turn_on()
+            status, health = _health(served)
+            assert status == 503 and health["ok"] is False
+            assert health["store"].startswith("the store cannot be written: attempt to write a readonly database")
+            _sdk_send(served.dsn, f"could not reach {SECRET_IN_MESSAGE}")
+            [sent] = [seen for seen in served.recorder.requests if seen.path == "/api/1/envelope/"]
+            assert sent.status == 200  # acknowledged: it is in the spool, on disk
+            assert served.queue.depth() == {}  # not in the store, which cannot be written
+            [spool_file] = _spooled(tmp_path)
+            assert "hunter2" not in spool_file.read_text()  # the spool holds the event redacted, like the store
+            assert _health(served)[1]["spool"]["events"] == 1
+            switch.turn_off()  # the file is writable again; nothing is restarted
+            _until(lambda: _health(served)[0] == 200, "healthz did not recover once the store could be written")
+            assert _health(served)[1]["store"] == "ok"
+            _until(lambda: served.queue.depth() == {"queued": 1}, "the spooled event was not stored")
+            assert _spooled(tmp_path) == [] and _health(served)[1]["spool"]["events"] == 0
+            _sdk_send(served.dsn, "after the recovery")
+            assert served.recorder.requests[-1].status == 200
+            assert served.queue.depth() == {"queued": 2}
+            payloads = [event.payload for event in served.queue.claim("test", 10)]
+            assert any("could not reach" in payload for payload in payloads)
+            assert not any("hunter2" in payload for payload in payloads)
+    finally:
+        store.close()
+
+
+def test_spooled_events_are_stored_at_the_next_start(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    store = open_store(settings.effective_database_url)
+    try:
+        ReadOnlySwitch(store).turn_on()
+        with _serving(settings, store) as served:
+            _sdk_send(served.dsn, "kept across a restart")
+            assert served.recorder.requests[-1].status == 200
+            assert len(_spooled(tmp_path)) == 1
+    finally:
+        store.close()
+    store = open_store(settings.effective_database_url)  # the next start, on a store that can be written
+    try:
+        with _serving(settings, store) as served:
+            _until(lambda: served.queue.depth() == {"queued": 1}, "the spool was not drained at the start")
+            assert _spooled(tmp_path) == []
+            assert "kept across a restart" in served.queue.claim("test")[0].payload
+    finally:
+        store.close()
+
+
+def test_when_the_spool_is_full_ingest_answers_503_with_retry_after_and_the_sdk_drops_the_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest_buffer, "SPOOL_MAX_BYTES", 100)  # no event fits
+    settings = _settings(tmp_path)
+    store = open_store(settings.effective_database_url)
+    switch = ReadOnlySwitch(store)
+    try:
+        with _serving(settings, store) as served:
+            switch.turn_on()
+            _sdk_send(served.dsn, "nowhere to keep it")
+            [event, report] = [seen for seen in served.recorder.requests if seen.path == "/api/1/envelope/"]
+            assert event.status == 503
+            # What sentry-python did with the 503: dropped the event, and said so in its next client report.
+            [item] = Envelope.deserialize(gzip.decompress(report.body)).items
+            assert item.type == "client_report"
+            dropped = {"reason": "network_error", "category": "error", "quantity": 1}
+            assert json.loads(item.payload.get_bytes())["discarded_events"] == [dropped]
+            answer = httpx.post(
+                f"{served.url}/api/1/store/", content=json.dumps({"event_id": "e" * 32}), params={"sentry_key": KEY}
+            )
+            assert answer.status_code == 503 and answer.headers["retry-after"] == str(server.RETRY_AFTER_SECONDS)
+            assert "attempt to write a readonly database" in answer.json()["detail"]
+            assert "spool is full" in answer.json()["detail"]
+            switch.turn_off()
+            _until(lambda: _health(served)[0] == 200, "healthz did not recover once the store could be written")
+            # sentry-python sent the event once and dropped it: nothing came again, nothing is stored.
+            assert len([seen for seen in served.recorder.requests if seen.path == "/api/1/envelope/"]) == 2
+            assert served.queue.depth() == {}
+            assert _spooled(tmp_path) == []
+    finally:
+        store.close()
+
+
+def test_incidentbot_run_on_postgresql_spools_while_the_database_is_down_and_heals_without_a_restart(
+    tmp_path: Path,
+) -> None:
+    """`incidentbot run` as deployed: the real sentry-sdk crash arrives while PostgreSQL refuses every connection
+    (its sessions terminated); /healthz says so, the crash is kept, and once the database is back the daemon,
+    never restarted, answers healthy again and posts the crash."""
+    demo = tmp_path / "shop-repo"
+    subprocess.run([sys.executable, str(EXAMPLES / "build_demo_repo.py"), str(demo)], check=True, capture_output=True)
+    with fresh_database() as url, FakeSlack() as slack, FakeGitHub() as github:
+        name = url.rsplit("/", 1)[1]
+        admin = sqlalchemy.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+
+        def allow_connections(allowed: bool) -> None:
+            with admin.connect() as conn:
+                conn.execute(sqlalchemy.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allowed).lower()}'))
+                if not allowed:
+                    conn.execute(
+                        sqlalchemy.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :db"),
+                        {"db": name},
+                    )
+
+        port = _free_port()
+        env = {
+            **os.environ,
+            **destination_variables(slack, github),
+            "INCIDENTBOT_REPO": str(demo),
+            "INCIDENTBOT_PORT": str(port),
+            "INCIDENTBOT_INGEST_KEYS": KEY,
+            "INCIDENTBOT_DATABASE_URL": url,
+            "INCIDENTBOT_SLACK_REPLY_MINUTES": "0",
+            "INCIDENTBOT_GITHUB_COMMENT_MINUTES": "0",
+        }
+        daemon = Daemon(env, port)
+        daemon.start()
+        try:
+            allow_connections(False)
+            health = httpx.get(f"{daemon.url}/healthz", timeout=30)
+            assert health.status_code == 503 and health.json()["ok"] is False
+            assert "not currently accepting connections" in health.json()["store"], health.json()
+            _crash(demo, daemon.dsn)  # the real SDK, to the DSN: the daemon keeps the crash in its spool
+            assert httpx.get(f"{daemon.url}/healthz", timeout=30).json()["spool"]["events"] == 1
+            assert slack.roots() == [] and github.issues == []
+            allow_connections(True)
+            _until(lambda: _healthy(daemon.url), "healthz did not recover once PostgreSQL took connections again")
+            _until(lambda: len(slack.roots()) == 1 and len(github.issues) == 1, "the spooled crash was not posted")
+            assert github.issues[0].title == "KeyError: 'spring10' in apply_coupon"
+            assert httpx.get(f"{daemon.url}/healthz", timeout=30).json()["spool"]["events"] == 0
+            out = daemon.stop()
+            assert daemon.process is not None and daemon.process.returncode == 0, out
+            assert "Traceback" not in out
+        finally:
+            allow_connections(True)
+            admin.dispose()
+            if daemon.process is not None and daemon.process.poll() is None:
+                daemon.stop(signal.SIGKILL)
