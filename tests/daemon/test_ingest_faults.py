@@ -468,3 +468,4 @@ def test_incidentbot_run_on_postgresql_spools_while_the_database_is_down_and_hea
             admin.dispose()
             if daemon.process is not None and daemon.process.poll() is None:
                 daemon.stop(signal.SIGKILL)
+            Path(daemon.log.name).unlink(missing_ok=True)  # Daemon.start logs to a file outside tmp_path
