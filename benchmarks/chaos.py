@@ -100,8 +100,7 @@ class World:
 
     def __exit__(self, *exc: object) -> None:
         for daemon in self.daemons:
-            if daemon.process and daemon.process.poll() is None:
-                daemon.stop(signal.SIGKILL)
+            daemon.close()
         self.github.__exit__()
         self.slack.__exit__()
 

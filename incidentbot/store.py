@@ -53,6 +53,7 @@ LEASE_SECONDS = 300.0  # a post that takes longer than this is presumed dead
 # silent this long is dead (kill -9, a lost host), and its claims and leases are taken over without waiting
 # for LEASE_SECONDS. Processes that do not beat (the CLI, the Action) fall back on LEASE_SECONDS.
 DEAD_AFTER_SECONDS = 15.0
+CONNECT_TIMEOUT_SECONDS = 10
 ALIVE = "alive:"
 HOLDER_LENGTH = 12
 _POLL_SECONDS = 0.2
@@ -806,7 +807,10 @@ def _engine(url: str) -> Engine:
             dbapi_conn.execute("PRAGMA synchronous=NORMAL")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # A database host that does not answer (rather than refusing) must not hold a request or a worker for the
+    # operating system's TCP timeout: ingest spools and workers back off once a connection fails.
+    connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS} if url.startswith("postgresql") else {}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def _to_incident(row: Any) -> Incident:

@@ -9,7 +9,6 @@ import http.client
 import json
 import os
 import select
-import signal
 import socket
 import subprocess
 import sys
@@ -466,6 +465,4 @@ def test_incidentbot_run_on_postgresql_spools_while_the_database_is_down_and_hea
         finally:
             allow_connections(True)
             admin.dispose()
-            if daemon.process is not None and daemon.process.poll() is None:
-                daemon.stop(signal.SIGKILL)
-            Path(daemon.log.name).unlink(missing_ok=True)  # Daemon.start logs to a file outside tmp_path
+            daemon.close()

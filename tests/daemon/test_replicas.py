@@ -102,5 +102,4 @@ def test_two_replicas_post_each_incident_once_and_the_poller_fails_over(
             assert len(slack.roots()) == 5
         finally:
             for replica in replicas:
-                if replica.process and replica.process.poll() is None:
-                    replica.stop(signal.SIGKILL)
+                replica.close()

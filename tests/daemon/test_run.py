@@ -78,11 +78,23 @@ class Daemon:
         _until(lambda: _healthy(self.url), f"incidentbot run did not answer /healthz on {self.url}")
 
     def stop(self, sig: int = signal.SIGTERM) -> str:
+        """Stop it and hand back its log; the log file is removed (tests leave no file behind)."""
         assert self.process is not None
         self.process.send_signal(sig)
         self.process.wait(timeout=60)
         self.log.close()
-        return Path(self.log.name).read_text()
+        log = Path(self.log.name)
+        text = log.read_text()
+        log.unlink(missing_ok=True)
+        return text
+
+    def close(self) -> None:
+        """The end of a test: kill it if it still runs, and remove its log either way."""
+        if self.process is not None and self.process.poll() is None:
+            self.stop(signal.SIGKILL)
+        elif hasattr(self, "log"):
+            self.log.close()
+            Path(self.log.name).unlink(missing_ok=True)
 
 
 @pytest.fixture
@@ -110,8 +122,7 @@ def daemon(
     running = Daemon(env, port)
     running.start()
     yield running
-    if running.process and running.process.poll() is None:
-        running.stop(signal.SIGKILL)
+    running.close()
 
 
 def _healthy(url: str) -> bool:
@@ -230,7 +241,8 @@ def test_webhooks_are_verified_and_forgeries_never_processed(
     assert done.status_code == 200 and done.json() == {"queued": True}
     _until(lambda: len(github.issues) == 1, "the webhook's issue was not posted")
     assert sentry.calls("GET", "/api/0/issues/4242/events/latest/")
-    assert "[Sentry issue](https://sentry.example/issues/4242/)" in github.issues[0].body
+    # The event's URL is event-derived text: shown in code, never as a link (docs/destinations.md).
+    assert "Source: `https://sentry.example/issues/4242/`" in github.issues[0].body
 
 
 def test_sigterm_lets_the_worker_finish_what_it_holds(

@@ -66,8 +66,7 @@ def start() -> Iterator[list[Daemon]]:
     started: list[Daemon] = []
     yield started
     for daemon in started:
-        if daemon.process and daemon.process.poll() is None:
-            daemon.stop(signal.SIGKILL)
+        daemon.close()
 
 
 def _run(started: list[Daemon], env: dict[str, str]) -> Daemon:
