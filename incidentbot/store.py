@@ -641,6 +641,22 @@ class Store:
                 except IntegrityError:
                     continue
 
+    def touch_blame_entries(self, keys: Sequence[tuple[str, str, str, str]]) -> None:
+        """Mark blame entries, keyed (repository, revision, path, options), as used now (for the LRU)."""
+        now = time.time()
+        with self._begin() as conn:
+            for repo, revision, path, options in keys:
+                conn.execute(
+                    update(blame_index)
+                    .where(
+                        blame_index.c.repo == repo,
+                        blame_index.c.revision == revision,
+                        blame_index.c.options == options,
+                        blame_index.c.path == path,
+                    )
+                    .values(used_at=now)
+                )
+
     def count_blame_index(self, counts: dict[str, int]) -> None:
         """Add to the blame index's counters (hits, carried, misses)."""
         with self._begin() as conn:

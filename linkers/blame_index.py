@@ -29,6 +29,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +55,7 @@ _MAX_CACHED_ENTRIES = 1024  # entries kept in process memory besides the store (
 _MAX_BASES = 8  # earlier revisions considered for carry-forward, the ones holding most of the files first
 _MAX_CARRY_COMMITS = 5000  # farther than this, a full blame is as cheap as blaming the range
 _EVICT_EVERY = 50  # index writes between two eviction passes (and at every new revision)
+TOUCH_SECONDS = 300.0  # an entry used from memory is marked used in the store at most this often (the LRU's grain)
 
 Line = tuple[str, str, int, bool | None]  # sha, original path, original line, cosmetic (None: not yet known)
 Key = tuple[str, str, str, str]  # repository, revision, path, options
@@ -76,6 +78,8 @@ class IndexStore(Protocol):
     def blame_index_stats(self) -> dict[str, int]: ...
 
     def evict_blame_index(self, repo: str, max_bytes: int, keep_revisions: int) -> int: ...
+
+    def touch_blame_entries(self, keys: Sequence[tuple[str, str, str, str]]) -> None: ...
 
 
 @dataclass(slots=True)
@@ -148,6 +152,8 @@ class BlameIndex:
         self._writes = 0
         self._revisions_seen: set[tuple[str, str]] = set()
         self._lock = threading.RLock()
+        self._touched: dict[Key, float] = {}  # when the store last heard an entry was used
+        self._to_touch: set[Key] = set()
         self.last = Counters()  # the counts of the last call, for tests and benchmarks
 
     # ---- the blame passes of one triage ------------------------------------------------------------------
@@ -198,6 +204,12 @@ class BlameIndex:
             for (repo_key, rev, path, options), entry in dirty.items():
                 by_rev.setdefault((repo_key, rev), {})[(path, options)] = entry.encode()
             new_revision = False
+            touch, self._to_touch = self._to_touch - dirty.keys(), set()
+            now = time.time()
+            for key in dirty.keys() | touch:
+                self._touched[key] = now
+            if touch:
+                self.store.touch_blame_entries(sorted(touch))
             for (repo_key, rev), texts in by_rev.items():
                 self.store.save_blame_entries(repo_key, rev, texts)
                 self._writes += len(texts)
@@ -225,6 +237,8 @@ class BlameIndex:
             if entry is not None:
                 self._cache.move_to_end(key)
                 found[key] = entry
+                if self._touched.get(key, 0.0) < time.time() - TOUCH_SECONDS:
+                    self._to_touch.add(key)  # used from memory: the store's LRU must hear of it too
             else:
                 wanted.setdefault((key[0], key[1]), []).append(key)
         for (repo_key, rev), group in wanted.items():
@@ -234,6 +248,7 @@ class BlameIndex:
                 entry = Entry.decode(text) if text is not None else Entry()
                 found[key] = entry
                 self._keep(key, entry)
+                self._touched[key] = time.time()  # the store marks what it hands out as used
         return found
 
     def _keep(self, key: Key, entry: Entry) -> None:
@@ -242,9 +257,13 @@ class BlameIndex:
         while len(self._cache) > _MAX_CACHED_ENTRIES:
             old, _ = self._cache.popitem(last=False)
             self._dirty.pop(old, None)
+            self._touched.pop(old, None)
+            self._to_touch.discard(old)
 
     def _forget_evicted(self) -> None:
         self._cache.clear()  # what stays in memory must not outlive what the store keeps for long
+        self._touched.clear()
+        self._to_touch.clear()
 
     # ---- filling: a full blame of the lines not yet known ------------------------------------------------------
     def _fill_many(

@@ -104,6 +104,12 @@ class SqliteIndexStore:
                 rows,
             )
 
+    def touch_blame_entries(self, keys: Sequence[tuple[str, str, str, str]]) -> None:
+        now = time.time()
+        rows = [(now, repo, revision, options, path) for repo, revision, path, options in keys]
+        with self._lock, self._transaction():
+            self._conn.executemany(f"UPDATE blame_index SET used_at = ? WHERE {_KEY}", rows)
+
     def count_blame_index(self, counts: dict[str, int]) -> None:
         rows = [(name, value) for name, value in sorted(counts.items()) if value]
         if not rows:

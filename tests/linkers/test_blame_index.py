@@ -3,6 +3,7 @@ renames, merges of branches forked before the earlier revision, reverts, whitesp
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
@@ -13,17 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
 from click.testing import CliRunner
 
 from incidentbot.repo import RepoView
 from incidentbot.settings import Ranking, Settings
 from incidentbot.store import Store, open_store
+from incidentbot.store import blame_index as store_blame_index
 from linkers import blame_index
 from linkers.blame import Blamer, FileBlame, _run_blame, ignore_revs
 from linkers.blame_index import BlameIndex, blob_lines, options_key, repository_key, shared_index
 from linkers.blame_index_sqlite import SqliteIndexStore
 from tests.gitbuilder import ALICE, BOB, CAROL, DAVE, GitRepoBuilder, _identity
-from tests.linkers.history import ShopHistory, build_shop
+from tests.linkers.history import ShopHistory, build_shop, shop_traceback
 from tests.linkers.test_suspects import _evidence
 from tests.postgres import fresh_database
 
@@ -439,3 +442,47 @@ def test_the_hard_cases_are_exercised(history: History, tmp_path: Path, monkeypa
         _check_every_line(index, repo, earlier, ())
         _check_every_line(index, repo, later, ())
     assert all(seen.values()), seen
+
+
+def test_entries_used_from_memory_stay_recent_in_the_store(
+    history: History, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A daemon answers hot files from memory; the store's LRU must still see them as used."""
+    monkeypatch.setattr(blame_index, "TOUCH_SECONDS", -1.0)  # every use is written (the grain, not the logic)
+    repo = RepoView(history.b.root)
+    rev = history.main[-1]
+    index = _index(tmp_path)
+    _check_every_line(index, repo, rev, ())
+    hot = _files(repo, rev)[0]
+
+    reader = open_store(_url(tmp_path, "index"))
+    STORES.append(reader)  # closed after the test
+
+    def used() -> dict[str, float]:
+        with reader.engine.connect() as conn:
+            rows = conn.execute(sqlalchemy.select(store_blame_index.c.path, store_blame_index.c.used_at))
+            return {str(path): float(when) for path, when in rows}
+
+    before = used()
+    index.blame(repo, rev, {hot: (_whole(repo, rev, hot), ())})
+    index.flush()
+    after = used()
+    assert after[hot] > before[hot]
+    assert all(after[path] == before[path] for path in before if path != hot)
+
+
+def test_incidentbot_triage_processes_share_the_index_and_report_the_same(shop: ShopHistory, tmp_path: Path) -> None:
+    """The CLI keeps the index in its store: a second process blames nothing again and reports the same."""
+    shop.builder.git("checkout", "-q", shop.release)
+    trace = tmp_path / "trace.txt"
+    trace.write_text(shop_traceback(shop.builder.root))
+    command = [sys.executable, "-m", "incidentbot", "triage", str(trace), "--repo", str(shop.builder.root), "--json"]
+    command += ["--first-seen", "2024-04-12T09:00:00+00:00"]
+    reports = [subprocess.run(command, capture_output=True, text=True, check=True).stdout for _ in range(2)]
+    assert reports[0] == reports[1]
+    plain = subprocess.run(
+        command, capture_output=True, text=True, check=True, env={**os.environ, "INCIDENTBOT_BLAME_INDEX": "false"}
+    )
+    assert plain.stdout == reports[0]
+    stats = open_store(Settings().effective_database_url).blame_index_stats()
+    assert stats["misses"] > 0 and stats["hits"] >= stats["misses"]  # the second process: hits only
