@@ -2,10 +2,11 @@
 
 ``POST /api/{project}/envelope/`` and ``/api/{project}/store/`` speak the Sentry SDKs' protocol, so
 ``sentry_sdk.init(dsn="http://KEY@incidentbot-host:8080/1")`` sends errors straight here. The DSN's public key
-must be one of ``ingest_keys`` (with none configured the endpoints answer 404). Bodies may be gzip or deflate
-compressed; a body is read as it streams in and refused (413) as soon as it passes ``max_event_bytes``, or
-at once when its Content-Length does, and again after decompression; a compressed body must reach the end of
-its stream (a body cut short is refused, 400). The endpoint only queues the event and answers: triage happens
+must be one of ``ingest_keys`` (with none configured the endpoints answer 404). Bodies may be gzip, deflate or
+brotli compressed (sentry-python sends brotli when the ``brotli`` package is installed); a body is read as it
+streams in and refused (413) as soon as it passes ``max_event_bytes``, or at once when its Content-Length does,
+and again after decompression; a compressed body must reach the end of its stream (a body cut short is refused,
+400). The endpoint only queues the event and answers: triage happens
 in the workers. An event is acknowledged once it is stored, or spooled to disk while the store cannot take it
 (ingest_buffer.py); the answer is 503 with Retry-After only when neither can keep it. ``GET /healthz`` reads the
 store and probes a write (rolled back), answering 503 with the problem when either fails.
@@ -140,7 +141,7 @@ async def _ingest(
     except TooLarge:
         return _error(413, f"body over {limit} bytes when decompressed")
     except (OSError, zlib.error, EOFError) as exc:
-        return _error(400, f"body is not valid gzip or deflate: {exc}")
+        return _error(400, f"body is not valid gzip, deflate or brotli: {exc}")
     try:
         events, dsn = _events(body, envelope)
     except (ValueError, UnicodeDecodeError, TypeError):
@@ -204,10 +205,29 @@ def _key(request: Request, dsn: str | None) -> str | None:
     return None
 
 
+def _unbrotli(raw: bytes, limit: int) -> bytes:
+    """Brotli, which sentry-python sends whenever the ``brotli`` package is installed beside it: capped while
+    decompressing, and whole (the stream must reach its end)."""
+    import brotli  # type: ignore[import-untyped]
+
+    decompressor = brotli.Decompressor()
+    try:
+        out: bytes = decompressor.process(raw, output_buffer_limit=limit + 1)
+    except brotli.error as exc:
+        raise OSError(f"not valid brotli: {exc}") from exc
+    if len(out) > limit or not decompressor.can_accept_more_data():
+        raise TooLarge()
+    if not decompressor.is_finished():
+        raise EOFError("the br stream ends before its end (cut short)")
+    return out
+
+
 def _decompress(raw: bytes, encoding: str, limit: int) -> bytes:
     encoding = encoding.lower().strip()
     if encoding in ("", "identity"):
         return raw
+    if encoding == "br":
+        return _unbrotli(raw, limit)
     if encoding not in ("gzip", "deflate"):
         raise OSError(f"unsupported content encoding {encoding}")
     # A small body can inflate to gigabytes: never decompress more than the limit.

@@ -43,11 +43,13 @@ SECRET = "client-secret-0123456789"
 LIMIT = 1024 * 1024  # the default max_event_bytes
 SLACK = 512 * 1024  # what uvicorn may hand over in one chunk beyond the limit (its buffer and one socket read)
 
-# The real sentry-sdk, in its own process, with its default transport (gzip-compressed envelopes over HTTP).
+# The real sentry-sdk, in its own process, with its default transport: envelopes over HTTP, compressed with
+# brotli when the brotli package is installed (as it is with incidentbot) and gzip otherwise; argv[3] chooses.
 SDK_SCRIPT = """
 import sys
 import sentry_sdk
-sentry_sdk.init(dsn=sys.argv[1], default_integrations=False)
+experiments = {"transport_compression_algo": sys.argv[3]} if len(sys.argv) > 3 else {}
+sentry_sdk.init(dsn=sys.argv[1], default_integrations=False, _experiments=experiments)
 try:
     raise ValueError(sys.argv[2])
 except ValueError:
@@ -56,8 +58,9 @@ sentry_sdk.flush()
 """
 
 
-def _sdk_send(dsn: str, message: str) -> None:
-    done = subprocess.run([sys.executable, "-c", SDK_SCRIPT, dsn, message], capture_output=True, text=True)
+def _sdk_send(dsn: str, message: str, compression: str | None = None) -> None:
+    argv = [sys.executable, "-c", SDK_SCRIPT, dsn, message, *([compression] if compression else [])]
+    done = subprocess.run(argv, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
 
@@ -260,7 +263,7 @@ def test_a_chunked_event_under_the_limit_is_taken(served: Served) -> None:
 
 
 def test_a_real_sdk_gzip_envelope_cut_short_is_refused(served: Served) -> None:
-    _sdk_send(served.dsn, "the whole envelope")
+    _sdk_send(served.dsn, "the whole envelope", "gzip")
     sent = [seen for seen in served.recorder.requests if seen.path == "/api/1/envelope/"]
     assert len(sent) == 1 and sent[0].status == 200
     assert sent[0].headers.get("content-encoding") == "gzip"  # what sentry-python sends by default
@@ -284,6 +287,24 @@ def test_a_real_sdk_gzip_envelope_cut_short_is_refused(served: Served) -> None:
         headers={"Content-Encoding": "deflate", "X-Sentry-Auth": f"Sentry sentry_key={KEY}"},
     )
     assert deflated.status_code == 400
+
+
+def test_a_real_sdk_brotli_envelope_is_taken_and_one_cut_short_or_inflating_past_the_limit_is_refused(
+    served: Served,
+) -> None:
+    import brotli
+
+    _sdk_send(served.dsn, "a brotli envelope")  # sentry-python's own choice, with brotli installed
+    sent = [seen for seen in served.recorder.requests if seen.path == "/api/1/envelope/"]
+    assert len(sent) == 1 and sent[0].headers.get("content-encoding") == "br"
+    assert sent[0].status == 200 and served.queue.depth() == {"queued": 1}
+    raw, headers = bytes(sent[0].body), {k: sent[0].headers[k] for k in ("content-encoding", "x-sentry-auth")}
+    for body in (raw[:-1], raw[: len(raw) // 2], raw + b"garbage"):
+        assert httpx.post(f"{served.url}/api/1/envelope/", content=body, headers=headers).status_code == 400
+    bomb = brotli.compress(b"{" + b" " * (8 * LIMIT) + b"}")  # a few hundred bytes that inflate to 8 MiB
+    answer = httpx.post(f"{served.url}/api/1/store/", content=bomb, headers=headers)
+    assert answer.status_code == 413
+    assert served.queue.depth() == {"queued": 1}
 
 
 # 5. A store that cannot be read or written shows in /healthz (503, naming the problem); ingest keeps what it
@@ -388,7 +409,7 @@ def test_when_the_spool_is_full_ingest_answers_503_with_retry_after_and_the_sdk_
     try:
         with _serving(settings, store) as served:
             switch.turn_on()
-            _sdk_send(served.dsn, "nowhere to keep it")
+            _sdk_send(served.dsn, "nowhere to keep it", "gzip")
             [event, report] = [seen for seen in served.recorder.requests if seen.path == "/api/1/envelope/"]
             assert event.status == 503
             # What sentry-python did with the 503: dropped the event, and said so in its next client report.
