@@ -118,7 +118,7 @@ def speed_section(results: list[SpeedResult]) -> list[str]:
         floor = f"{r.floor_processes}× `git blame --porcelain -L` (±3 lines), one after another"
         out.append(_stats_row(f"floor, repository as given: {floor}", r.floor_given, ""))
         out.append(_stats_row(f"floor, with git's commit-graph: {floor}", r.floor, ""))
-        out.append(_stats_row("Python start-up + `import incidentbot.cli`", r.startup, ""))
+        out.append(_stats_row("Python start-up + `import incidentbot.commands.cli`", r.startup, ""))
         first = f"{r.first_cold * 1000:.0f} ms" if r.first_cold is not None else "failed"
         out.append(f"| first cold triage ever (writes the commit-graph) | {first} | – | 1 | – |")
         out.append(_stats_row("cold triage (fresh `python -m incidentbot triage … --json`)", r.cold, "≤ 1.5× floor"))

@@ -149,11 +149,11 @@ def measure_cold(
 
 
 def measure_startup(runs: int) -> Stats:
-    """Python start-up plus ``import incidentbot.cli`` alone."""
+    """Python start-up plus ``import incidentbot.commands.cli`` alone."""
     samples = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import incidentbot.cli"], capture_output=True, check=False)
+        subprocess.run([sys.executable, "-c", "import incidentbot.commands.cli"], capture_output=True, check=False)
         samples.append(time.perf_counter() - started)
     return Stats.of(samples)
 

@@ -1,3 +1,3 @@
-from incidentbot.cli import main
+from incidentbot.commands.cli import main
 
 main()

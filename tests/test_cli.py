@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from incidentbot import __version__
-from incidentbot.cli import main
+from incidentbot.commands.cli import main
 from tests.gitbuilder import CAROL, GitRepoBuilder
 from tests.linkers.history import ShopHistory, build_shop, shop_traceback
 

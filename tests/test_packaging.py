@@ -19,10 +19,10 @@ def test_the_wheel_carries_the_packages_and_templates(tmp_path: Path) -> None:
     wheel = next(tmp_path.glob("incidentbot-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "incidentbot/_prompts/report.md.j2" in names
-    assert {"incidentbot/cli.py", "linkers/suspects.py", "reporters/console.py"} <= names
+    assert {"incidentbot/commands/cli.py", "linkers/suspects.py", "reporters/console.py"} <= names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "incidentbot = incidentbot.cli:main" in text and "suspects = linkers.suspects:SuspectRanker" in text
+    assert "incidentbot = incidentbot.commands.cli:main" in text and "suspects = linkers.suspects:SuspectRanker" in text
 
 
 def test_module_entry_point_and_help() -> None:
@@ -32,7 +32,7 @@ def test_module_entry_point_and_help() -> None:
 
 
 def test_every_command_has_help_with_examples() -> None:
-    from incidentbot.cli import main
+    from incidentbot.commands.cli import main
 
     for name in main.commands:
         done = subprocess.run([sys.executable, "-m", "incidentbot", name, "--help"], capture_output=True, text=True)

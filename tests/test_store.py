@@ -173,7 +173,7 @@ def test_a_due_post_is_taken_by_one_process_and_a_failing_destination_is_held_ba
 
 
 def test_old_handled_events_are_pruned_and_queued_ones_kept(store_url: str) -> None:
-    from incidentbot.event_queue import EventQueue
+    from incidentbot.service.event_queue import EventQueue
     from incidentbot.store import events
 
     store = _open(store_url)
@@ -257,8 +257,8 @@ def test_queued_events_are_stored_redacted_and_keep_their_count(store_url: str) 
     """The store never holds what SDKs send in headers, cookies, bodies and breadcrumbs (docs/security.md)."""
     import json
 
-    from incidentbot.event_queue import EventQueue
     from incidentbot.parse import parse_trace
+    from incidentbot.service.event_queue import EventQueue
     from incidentbot.settings import Redaction
     from incidentbot.store import events
 
@@ -282,7 +282,7 @@ def test_queued_events_are_stored_redacted_and_keep_their_count(store_url: str) 
 
 
 def test_what_a_silent_worker_held_is_taken_over_at_once_and_a_beating_one_keeps_it(store_url: str) -> None:
-    from incidentbot.event_queue import EventQueue
+    from incidentbot.service.event_queue import EventQueue
     from incidentbot.store import cursors
 
     dead, alive, other = _open(store_url), _open(store_url), _open(store_url)

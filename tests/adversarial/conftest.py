@@ -18,7 +18,7 @@ from types import FrameType
 import pytest
 from click.testing import CliRunner, Result
 
-from incidentbot.cli import main
+from incidentbot.commands.cli import main
 from tests.gitbuilder import ALICE, BOB, CAROL, GitRepoBuilder
 from tests.linkers.history import ShopHistory, build_shop
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import sqlalchemy
 
 from incidentbot import settings
-from incidentbot.deliver import Throttle
-from incidentbot.event_queue import EventQueue
+from incidentbot.service.deliver import Throttle
+from incidentbot.service.event_queue import EventQueue
+from incidentbot.service.worker import Chores
 from incidentbot.store import events, open_store
-from incidentbot.worker import Chores
 
 
 def test_old_events_are_pruned_by_one_worker_once_an_interval(tmp_path: Path) -> None:

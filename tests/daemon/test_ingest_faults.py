@@ -27,9 +27,9 @@ import sqlalchemy
 import uvicorn
 from sentry_sdk.envelope import Envelope
 
-from incidentbot import ingest_buffer, server
-from incidentbot.event_queue import EventQueue
-from incidentbot.server import create_app
+from incidentbot.service import ingest_buffer, server
+from incidentbot.service.event_queue import EventQueue
+from incidentbot.service.server import create_app
 from incidentbot.settings import Settings
 from incidentbot.store import Store, open_store
 from tests.daemon.test_run import EXAMPLES, Daemon, _crash, _free_port, _healthy

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from incidentbot import settings
-from incidentbot.deliver import deliver, publishers_for
+from incidentbot.service.deliver import deliver, publishers_for
 from incidentbot.store import open_store
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.openai_api import FakeOpenAI, answer, tool

@@ -397,7 +397,7 @@ def test_the_index_stays_under_its_byte_limit_dropping_the_least_recently_used(
 
 
 def test_status_shows_the_index_size_and_hit_rate(shop: ShopHistory, tmp_path: Path) -> None:
-    from incidentbot.cli import main
+    from incidentbot.commands.cli import main
 
     url = f"sqlite:///{tmp_path / 'state' / 'incidentbot' / 'incidentbot.sqlite3'}"
     repo = RepoView(shop.builder.root)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from incidentbot import settings
-from incidentbot.deliver import Outcome, deliver, publishers_for
+from incidentbot.service.deliver import Outcome, deliver, publishers_for
 from incidentbot.store import open_store
 from reporters.github_issue import marked_fingerprint
 from tests.fakes.github_api import SECONDARY_LIMIT, FakeGitHub

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from incidentbot import settings
-from incidentbot.deliver import deliver, publishers_for, retry_pending
+from incidentbot.service.deliver import deliver, publishers_for, retry_pending
 from incidentbot.store import open_store
 from tests.fakes.server import Response
 from tests.fakes.slack_api import FakeSlack

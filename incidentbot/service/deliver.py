@@ -6,7 +6,7 @@ GitHub issue; the second finds the first's delivery and updates it. GitHub goes 
 to the issue and shows its state. A destination that fails is kept in the outbox; the others go on.
 The daemon's workers try kept posts again with a jittered backoff (1 s doubling up to ``retry_max_seconds``),
 one probe per destination at a time; ``incidentbot retry`` tries them all at once. Every destination call is
-bounded in all by ``destination_deadline_seconds`` (incidentbot/deadline.py).
+bounded in all by ``destination_deadline_seconds`` (incidentbot/service/deadline.py).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from incidentbot.deadline import WithDeadline
 from incidentbot.errors import ConfigError, ReportError, Unavailable
 from incidentbot.interfaces import IssueTracker, Publisher
 from incidentbot.models import Delivery, Incident, Report
 from incidentbot.registry import reporter_class
+from incidentbot.service.deadline import WithDeadline
 from incidentbot.settings import Settings
 from incidentbot.store import Store
 

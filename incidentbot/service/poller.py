@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 from incidentbot.errors import SourceError
-from incidentbot.event_queue import EventQueue
+from incidentbot.service.event_queue import EventQueue
+from incidentbot.service.sources.sentry_api import PollResult, SentryApi, poll_project
 from incidentbot.settings import Settings
-from incidentbot.sources.sentry_api import PollResult, SentryApi, poll_project
 
 log = logging.getLogger(__name__)
 

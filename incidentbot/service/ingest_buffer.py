@@ -30,8 +30,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from incidentbot.event_queue import EventQueue
 from incidentbot.scrub import scrub_payload
+from incidentbot.service.event_queue import EventQueue
 from incidentbot.store import cursors, events
 
 log = logging.getLogger(__name__)

@@ -26,16 +26,16 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from incidentbot import pipeline
-from incidentbot.deliver import Throttle, catch_up, configured_publishers, deliver, retry_due, sync_states
 from incidentbot.errors import IncidentbotError, SourceError, StoreUnavailable
-from incidentbot.event_queue import EventQueue, QueuedEvent
 from incidentbot.fingerprint import fingerprint
 from incidentbot.interfaces import IssueTracker, Publisher
 from incidentbot.models import Report
 from incidentbot.parse import parse_trace
+from incidentbot.service.deliver import Throttle, catch_up, configured_publishers, deliver, retry_due, sync_states
+from incidentbot.service.event_queue import EventQueue, QueuedEvent
+from incidentbot.service.sources.sentry_api import SentryApi
+from incidentbot.service.sources.sentry_webhook import FETCH_KEY
 from incidentbot.settings import Settings
-from incidentbot.sources.sentry_api import SentryApi
-from incidentbot.sources.sentry_webhook import FETCH_KEY
 from incidentbot.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ def worker_process(settings: Settings, index: int, stop: Any, log_level: int) ->
     waits, backing off up to ``STORE_BACKOFF_MAX`` seconds, and goes on once the store answers, putting back
     what it held. Between batches it does the chores (:class:`Chores`).
     """
-    from incidentbot.daemon import configure_daemon_logging, report_own_errors
+    from incidentbot.service.daemon import configure_daemon_logging, report_own_errors
 
     parent_process = multiprocessing.parent_process()
     parent = parent_process.pid if parent_process and parent_process.pid else os.getppid()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from incidentbot.cli import _configure_logging, _print_outcomes, _run, main
+from incidentbot.commands.cli import _configure_logging, _print_outcomes, _run, main
 
 RUN_EXAMPLES = """
 \b
@@ -56,7 +56,8 @@ def run(host: str | None, port: int | None, repo: Path | None, config: Path | No
     """Run the daemon: Sentry SDK ingest endpoints, workers that triage and post, and the periodic jobs."""
 
     def start() -> None:
-        from incidentbot import daemon, settings
+        from incidentbot import settings
+        from incidentbot.service import daemon
 
         conf = settings.load(config, host=host, port=port, repo=repo)
         daemon.run(conf, logging.DEBUG if debug else logging.INFO)
@@ -75,12 +76,12 @@ def poll(once: bool, repo: Path | None, config: Path | None, debug: bool) -> Non
 
     def cycle() -> None:
         from incidentbot import settings
-        from incidentbot.deliver import configured_publishers
         from incidentbot.errors import ConfigError
-        from incidentbot.event_queue import EventQueue
-        from incidentbot.poller import poll_once
+        from incidentbot.service.deliver import configured_publishers
+        from incidentbot.service.event_queue import EventQueue
+        from incidentbot.service.poller import poll_once
+        from incidentbot.service.worker import drain, worker_name
         from incidentbot.store import open_store
-        from incidentbot.worker import drain, worker_name
 
         conf = settings.load(config, repo=repo)
         if not conf.sentry_projects:
@@ -105,7 +106,7 @@ def status(config: Path | None) -> None:
 
     def show() -> None:
         from incidentbot import settings
-        from incidentbot.event_queue import EventQueue
+        from incidentbot.service.event_queue import EventQueue
         from incidentbot.store import open_store
 
         conf = settings.load(config)
@@ -155,7 +156,7 @@ def retry(config: Path | None, debug: bool) -> None:
 
 def _retry(config: Path | None) -> None:
     from incidentbot import settings
-    from incidentbot.deliver import configured_publishers, retry_pending
+    from incidentbot.service.deliver import configured_publishers, retry_pending
     from incidentbot.store import open_store
 
     conf = settings.load(config)
@@ -177,9 +178,9 @@ def sync(config: Path | None, debug: bool) -> None:
 
 def _sync(config: Path | None) -> None:
     from incidentbot import settings
-    from incidentbot.deliver import configured_publishers, sync_states
     from incidentbot.errors import ConfigError
     from incidentbot.interfaces import IssueTracker
+    from incidentbot.service.deliver import configured_publishers, sync_states
     from incidentbot.store import open_store
 
     conf = settings.load(config)

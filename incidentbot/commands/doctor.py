@@ -185,7 +185,7 @@ def _sentry(settings: Settings) -> Iterator[Check]:
     if settings.sentry_auth_token is None or not settings.sentry_projects:
         yield Check("sentry", "skip", "SENTRY_AUTH_TOKEN or SENTRY_PROJECTS is not set")
         return
-    from incidentbot.sources.sentry_api import SentryApi
+    from incidentbot.service.sources.sentry_api import SentryApi
 
     api = SentryApi.from_settings(settings)
     for project in settings.sentry_projects:

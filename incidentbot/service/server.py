@@ -30,10 +30,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from incidentbot.event_queue import EventQueue
-from incidentbot.ingest_buffer import IngestBuffer, StoreUnavailable
+from incidentbot.service.event_queue import EventQueue
+from incidentbot.service.ingest_buffer import IngestBuffer, StoreUnavailable
+from incidentbot.service.sources.sentry_webhook import item_for, signature_ok
 from incidentbot.settings import Settings
-from incidentbot.sources.sentry_webhook import item_for, signature_ok
 
 log = logging.getLogger(__name__)
 

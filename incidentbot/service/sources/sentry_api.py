@@ -25,7 +25,7 @@ from incidentbot.errors import SourceError
 from incidentbot.settings import Settings
 
 if TYPE_CHECKING:
-    from incidentbot.event_queue import EventQueue
+    from incidentbot.service.event_queue import EventQueue
 
 log = logging.getLogger(__name__)
 

@@ -23,12 +23,12 @@ import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from incidentbot import __version__
-from incidentbot.event_queue import EventQueue
-from incidentbot.poller import poll_once
-from incidentbot.server import create_app
+from incidentbot.service.event_queue import EventQueue
+from incidentbot.service.poller import poll_once
+from incidentbot.service.server import create_app
+from incidentbot.service.worker import worker_name, worker_process
 from incidentbot.settings import Settings
 from incidentbot.store import open_store
-from incidentbot.worker import worker_name, worker_process
 
 log = logging.getLogger(__name__)
 

@@ -152,12 +152,12 @@ def _triage(
             "--llm needs an LLM endpoint", "set OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL (any compatible)"
         )
     publishers = _publishers(conf, destinations, dry_run)  # a missing token fails before any work
-    from incidentbot.sources.sentry_ref import sentry_issue_id
+    from incidentbot.service.sources.sentry_ref import sentry_issue_id
 
     issue_id = sentry_issue_id(source)
     warnings: tuple[str, ...] = ()
     if issue_id is not None:
-        from incidentbot.sources.sentry_api import fetch_issue_event
+        from incidentbot.service.sources.sentry_api import fetch_issue_event
 
         text = fetch_issue_event(conf, issue_id)
     else:
@@ -165,13 +165,13 @@ def _triage(
         text, warnings = raw.text, raw.warnings
     report = pipeline.triage(text, conf, input_warnings=warnings)
     if dry_run:
-        from incidentbot.preview import dry_run_text
+        from incidentbot.commands.preview import dry_run_text
 
         click.echo(dry_run_text(report, conf, destinations))
         return
     _print_report(report, conf, fmt, color)
     if publishers:
-        from incidentbot.deliver import deliver
+        from incidentbot.service.deliver import deliver
         from incidentbot.store import open_store
 
         store = open_store(conf.effective_database_url)
@@ -186,7 +186,7 @@ def _publishers(conf: Any, destinations: list[str], dry_run: bool) -> list[Any]:
         for name in destinations:
             reporter_class(name)  # an unknown name is an error even in a dry run
         return []
-    from incidentbot.deliver import publishers_for
+    from incidentbot.service.deliver import publishers_for
 
     return publishers_for(conf, destinations)
 
@@ -212,7 +212,7 @@ def _use_color(when: str) -> bool:
 
 def _print_report(report: Any, conf: Any, fmt: str, color: bool) -> None:
     if fmt in ("slack", "github"):
-        from incidentbot.preview import preview
+        from incidentbot.commands.preview import preview
 
         click.echo(preview(report, conf, fmt))
     elif fmt == "json":
@@ -239,7 +239,7 @@ def doctor(repo: Path | None, config: Path | None, local: bool) -> None:
 
     def check() -> None:
         from incidentbot import settings
-        from incidentbot.doctor import exit_code, run_checks, table
+        from incidentbot.commands.doctor import exit_code, run_checks, table
 
         conf = settings.load(config, repo=repo)
         checks = run_checks(conf, local=local)
@@ -258,8 +258,8 @@ def init(path: Path, force: bool) -> None:
     """Write a starter configuration, every setting explained, secrets left to the environment."""
 
     def write() -> None:
+        from incidentbot.commands.starter import STARTER
         from incidentbot.errors import ConfigError
-        from incidentbot.starter import STARTER
 
         if path.exists() and not force:
             raise ConfigError(f"{path} exists", "pass --force to replace it, or --path for another file")
@@ -308,4 +308,4 @@ def _configure_logging(debug: bool) -> None:
 
 
 # The service commands (run, poll, status, retry, sync) live in their own module; importing it registers them.
-from incidentbot import cli_service  # noqa: E402, F401
+from incidentbot.commands import service  # noqa: E402, F401
