@@ -34,7 +34,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -43,10 +43,10 @@ import git
 
 from incidentbot.models import Person
 from incidentbot.repo import RepoView
+from linkers.blame_git import BlamedLine, FileBlame, _CommitMeta, _run_blame, parse_porcelain_fields
 
 if TYPE_CHECKING:
     from incidentbot.settings import Settings
-    from linkers.blame import FileBlame, _CommitMeta
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +115,6 @@ def _encode_meta(meta: _CommitMeta) -> list[Any]:
 
 
 def _decode_meta(raw: list[Any]) -> _CommitMeta:
-    from datetime import UTC
-
-    from linkers.blame import _CommitMeta
-
     name, email, authored, committed, summary, previous = raw
     return _CommitMeta(
         author=Person(name=name, email=email),
@@ -274,8 +270,6 @@ class BlameIndex:
         keys: Mapping[str, Key],
         entries: Mapping[Key, Entry],
     ) -> None:
-        from linkers.blame import _run_blame
-
         def one(path: str) -> tuple[str, FileBlame]:
             ignore, lines = work[path]
             return path, _run_blame(repo, rev, path, _ranges_of(lines), ignore)
@@ -387,8 +381,6 @@ class BlameIndex:
 
     # ---- answers -------------------------------------------------------------------------------------------
     def _file_blame(self, repo: RepoView, rev: str, path: str, entry: Entry, asked: set[int]) -> FileBlame:
-        from linkers.blame import BlamedLine, FileBlame
-
         text = blob_lines(repo, rev, path)
         lines: dict[int, BlamedLine] = {}
         cosmetic: dict[int, bool] = {}
@@ -410,8 +402,6 @@ def _range_blame(
     repo: RepoView, base: str, rev: str, path: str, lines: Sequence[int], ignore: Sequence[str]
 ) -> tuple[FileBlame, set[str]] | None:
     """``git blame --porcelain -w … base..rev -- path`` of the lines: the blame and its boundary commits."""
-    from linkers.blame import parse_porcelain_fields
-
     args = ["--porcelain", "-w"]
     for sha in ignore:
         args += ["--ignore-rev", sha]

@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy
-from click.testing import CliRunner
 
 from incidentbot.repo import RepoView
 from incidentbot.settings import Ranking, Settings
 from incidentbot.store import Store, open_store
 from incidentbot.store import blame_index as store_blame_index
 from linkers import blame_index
-from linkers.blame import Blamer, FileBlame, _run_blame, ignore_revs
+from linkers.blame import Blamer, ignore_revs
+from linkers.blame_git import FileBlame, _run_blame
 from linkers.blame_index import BlameIndex, blob_lines, options_key, repository_key, shared_index
 from linkers.blame_index_sqlite import SqliteIndexStore
 from tests.gitbuilder import ALICE, BOB, CAROL, DAVE, GitRepoBuilder, _identity
@@ -397,8 +397,6 @@ def test_the_index_stays_under_its_byte_limit_dropping_the_least_recently_used(
 
 
 def test_status_shows_the_index_size_and_hit_rate(shop: ShopHistory, tmp_path: Path) -> None:
-    from incidentbot.commands.cli import main
-
     url = f"sqlite:///{tmp_path / 'state' / 'incidentbot' / 'incidentbot.sqlite3'}"
     repo = RepoView(shop.builder.root)
     index = BlameIndex(open_store(url), 10**9, 4)
@@ -408,9 +406,8 @@ def test_status_shows_the_index_size_and_hit_rate(shop: ShopHistory, tmp_path: P
     stats = index.store.blame_index_stats()
     asked = stats["hits"] + stats["carried"] + stats["misses"]
     assert stats["hits"] > 0 and stats["misses"] > 0
-    out = CliRunner().invoke(main, ["status"])
-    assert out.exit_code == 0, out.output
-    line = next(text for text in out.output.splitlines() if text.startswith("blame index:"))
+    out = subprocess.run([sys.executable, "-m", "incidentbot", "status"], capture_output=True, text=True, check=True)
+    line = next(text for text in out.stdout.splitlines() if text.startswith("blame index:"))
     assert f"{stats['entries']} files" in line
     assert f"hit rate {100 * stats['hits'] / asked:.0f}%" in line
 
