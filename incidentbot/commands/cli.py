@@ -15,7 +15,8 @@ from typing import Any
 import click
 
 from incidentbot import __version__
-from incidentbot.errors import IncidentbotError
+from incidentbot.commands import service
+from incidentbot.commands.common import configure_logging, print_outcomes, run_or_exit
 
 log = logging.getLogger("incidentbot")
 
@@ -115,7 +116,7 @@ def triage(
     JSON, or a Sentry issue URL or ID (its latest event is fetched with SENTRY_AUTH_TOKEN). The report names
     the failing code, the suspect commits ranked with their reasons, and the owners.
     """
-    _configure_logging(debug)
+    configure_logging(debug)
     overrides: dict[str, Any] = {
         "repo": repo,
         "rev": rev,
@@ -128,7 +129,7 @@ def triage(
     destinations = [name.strip() for name in (post_to or "").split(",") if name.strip()]
     if dry_run and not destinations:
         raise click.UsageError("--dry-run goes with --post (e.g. --post slack,github --dry-run)")
-    _run(lambda: _triage(source, config, overrides, fmt, use_color, destinations, dry_run), debug)
+    run_or_exit(lambda: _triage(source, config, overrides, fmt, use_color, destinations, dry_run), debug)
 
 
 def _triage(
@@ -176,7 +177,7 @@ def _triage(
 
         store = open_store(conf.effective_database_url)
         seen_at = datetime.now(tz=UTC)
-        _print_outcomes(deliver(report, publishers, store, seen_at, conf.claim_wait_seconds))
+        print_outcomes(deliver(report, publishers, store, seen_at, conf.claim_wait_seconds))
 
 
 def _publishers(conf: Any, destinations: list[str], dry_run: bool) -> list[Any]:
@@ -189,18 +190,6 @@ def _publishers(conf: Any, destinations: list[str], dry_run: bool) -> list[Any]:
     from incidentbot.service.deliver import publishers_for
 
     return publishers_for(conf, destinations)
-
-
-def _print_outcomes(outcomes: list[Any]) -> None:
-    failed = False
-    for outcome in outcomes:
-        if outcome.action == "failed":
-            failed = True
-            click.echo(f"Error: {outcome.error}", err=True)
-        else:
-            click.echo(f"{outcome.reporter}: {outcome.action}{' ' + outcome.url if outcome.url else ''}", err=True)
-    if failed:
-        sys.exit(1)
 
 
 def _use_color(when: str) -> bool:
@@ -248,7 +237,7 @@ def doctor(repo: Path | None, config: Path | None, local: bool) -> None:
         click.echo(f"\n{failures} problem(s) found" if failures else "\nall set", err=True)
         sys.exit(exit_code(checks))
 
-    _run(check, False)
+    run_or_exit(check, False)
 
 
 @main.command(epilog=INIT_EXAMPLES)
@@ -266,26 +255,7 @@ def init(path: Path, force: bool) -> None:
         path.write_text(STARTER, encoding="utf-8")
         click.echo(f"wrote {path}: edit it, set the secrets in the environment, then run `incidentbot doctor`")
 
-    _run(write, False)
-
-
-def _run(action: Any, debug: bool) -> None:
-    """Run a command; our errors become one message and a hint, never a traceback (unless --debug)."""
-    try:
-        action()
-    except IncidentbotError as exc:
-        # One line: what happened and what to do about it.
-        click.echo(f"Error: {exc.one_line()}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as exc:  # the last boundary: report, don't dump
-        if debug:
-            raise
-        click.echo(
-            f"Error: internal error: {type(exc).__name__}: {exc} — run again with --debug for the traceback", err=True
-        )
-        sys.exit(1)
+    run_or_exit(write, False)
 
 
 def _parse_time(text: str) -> datetime:
@@ -296,16 +266,6 @@ def _parse_time(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _configure_logging(debug: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if not debug:
-        # Linker failures are reported as warnings in the report itself.
-        logging.getLogger("incidentbot.pipeline").setLevel(logging.CRITICAL)
-
-
-# The service commands (run, poll, status, retry, sync) live in their own module; importing it registers them.
-from incidentbot.commands import service  # noqa: E402, F401
+# The service commands (run, poll, status, retry, sync) are defined in their own module.
+for command in (service.run, service.poll, service.status, service.retry, service.sync):
+    main.add_command(command)

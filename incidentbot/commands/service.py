@@ -1,4 +1,4 @@
-"""The service commands: `incidentbot run`, `poll`, `status`, `retry` and `sync` (registered on cli.main).
+"""The service commands: `incidentbot run`, `poll`, `status`, `retry` and `sync` (added to the CLI by commands/cli.py).
 
 Like cli.py, they print, turn errors into one line and an exit code, and import what they need only when run.
 """
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from incidentbot.commands.cli import _configure_logging, _print_outcomes, _run, main
+from incidentbot.commands.common import configure_logging, print_outcomes, run_or_exit
 
 RUN_EXAMPLES = """
 \b
@@ -46,7 +46,7 @@ Examples:
 """
 
 
-@main.command(epilog=RUN_EXAMPLES)
+@click.command(epilog=RUN_EXAMPLES)
 @click.option("--host", help="Address to listen on. [default: 127.0.0.1, or INCIDENTBOT_HOST]")
 @click.option("--port", type=int, help="Port to listen on. [default: 8080, or INCIDENTBOT_PORT]")
 @click.option("--repo", type=click.Path(path_type=Path), help="The checkout whose history is blamed. [default: .]")
@@ -62,17 +62,17 @@ def run(host: str | None, port: int | None, repo: Path | None, config: Path | No
         conf = settings.load(config, host=host, port=port, repo=repo)
         daemon.run(conf, logging.DEBUG if debug else logging.INFO)
 
-    _run(start, debug)
+    run_or_exit(start, debug)
 
 
-@main.command(epilog=POLL_EXAMPLES)
+@click.command(epilog=POLL_EXAMPLES)
 @click.option("--once", is_flag=True, required=True, help="One cycle, then exit (for cron and CI).")
 @click.option("--repo", type=click.Path(path_type=Path), help="The checkout whose history is blamed. [default: .]")
 @click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
 @click.option("--debug", is_flag=True, help="Log each step and show tracebacks of internal errors.")
 def poll(once: bool, repo: Path | None, config: Path | None, debug: bool) -> None:
     """Poll Sentry for new and regressed issues once, triage and post them, and exit."""
-    _configure_logging(debug)
+    configure_logging(debug)
 
     def cycle() -> None:
         from incidentbot import settings
@@ -96,10 +96,10 @@ def poll(once: bool, repo: Path | None, config: Path | None, debug: bool) -> Non
         processed, _ = drain(conf, store, configured_publishers(conf))
         click.echo(f"{processed} event(s) triaged and posted", err=True)
 
-    _run(cycle, debug)
+    run_or_exit(cycle, debug)
 
 
-@main.command(epilog=STATUS_EXAMPLES)
+@click.command(epilog=STATUS_EXAMPLES)
 @click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
 def status(config: Path | None) -> None:
     """Queue depth, posts waiting for a retry, and recent failures."""
@@ -138,20 +138,20 @@ def status(config: Path | None) -> None:
         for event_id, source, error in queue.recent_failures():
             click.echo(f"failed event {event_id} ({source}): {error}")
 
-    _run(show, False)
+    run_or_exit(show, False)
 
 
 def _megabytes(size: int | None) -> str:
     return "size unknown" if size is None else f"{size / 1_000_000:.1f} MB"
 
 
-@main.command(epilog=RETRY_EXAMPLES)
+@click.command(epilog=RETRY_EXAMPLES)
 @click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
 @click.option("--debug", is_flag=True, help="Log each step and show tracebacks of internal errors.")
 def retry(config: Path | None, debug: bool) -> None:
     """Post what failed before (kept in the store), to every configured destination."""
-    _configure_logging(debug)
-    _run(lambda: _retry(config), debug)
+    configure_logging(debug)
+    run_or_exit(lambda: _retry(config), debug)
 
 
 def _retry(config: Path | None) -> None:
@@ -164,16 +164,16 @@ def _retry(config: Path | None) -> None:
     outcomes = retry_pending(store, configured_publishers(conf), conf.claim_wait_seconds)
     if not outcomes:
         click.echo("nothing to retry", err=True)
-    _print_outcomes(outcomes)
+    print_outcomes(outcomes)
 
 
-@main.command(epilog=SYNC_EXAMPLES)
+@click.command(epilog=SYNC_EXAMPLES)
 @click.option("--config", type=click.Path(path_type=Path), help="Configuration file. [default: ./incidentbot.toml]")
 @click.option("--debug", is_flag=True, help="Log each step and show tracebacks of internal errors.")
 def sync(config: Path | None, debug: bool) -> None:
     """Mark incidents resolved whose GitHub issue was closed, and update their Slack messages."""
-    _configure_logging(debug)
-    _run(lambda: _sync(config), debug)
+    configure_logging(debug)
+    run_or_exit(lambda: _sync(config), debug)
 
 
 def _sync(config: Path | None) -> None:
@@ -191,4 +191,4 @@ def _sync(config: Path | None) -> None:
     store = open_store(conf.effective_database_url)
     outcomes = sync_states(store, github, [p for p in publishers if p.name != "github"], conf.claim_wait_seconds)
     click.echo(f"{len(outcomes)} update(s)", err=True)
-    _print_outcomes(outcomes)
+    print_outcomes(outcomes)

@@ -18,12 +18,11 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
-import sentry_sdk
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from incidentbot import __version__
 from incidentbot.service.event_queue import EventQueue
+from incidentbot.service.observability import configure_daemon_logging, report_own_errors
 from incidentbot.service.poller import poll_once
 from incidentbot.service.server import create_app
 from incidentbot.service.worker import worker_name, worker_process
@@ -138,32 +137,6 @@ class WorkerPool:
         self._pause[index] = pause
         log.warning("worker %d exited (code %s); starting it again in %.0f s", index, exitcode, pause)
         return time.monotonic() + pause
-
-
-def configure_daemon_logging(log_format: str, level: int) -> None:
-    """Logs for a long-running process: text, or one JSON object per line (time, level, logger, message)."""
-    handler = logging.StreamHandler()
-    if log_format == "json":
-        from pythonjsonlogger.json import JsonFormatter
-
-        handler.setFormatter(
-            JsonFormatter(
-                "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
-            )
-        )
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.WARNING)
-    logging.getLogger("incidentbot").setLevel(level)
-
-
-def report_own_errors(settings: Settings) -> None:
-    """incidentbot's own exceptions go to Sentry when INCIDENTBOT_SENTRY_DSN is set (no personal data)."""
-    if settings.sentry_dsn:
-        sentry_sdk.init(dsn=settings.sentry_dsn, send_default_pii=False, release=f"incidentbot@{__version__}")
 
 
 def _draining(sig: int, frame: FrameType | None) -> None:

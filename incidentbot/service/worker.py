@@ -33,6 +33,7 @@ from incidentbot.models import Report
 from incidentbot.parse import parse_trace
 from incidentbot.service.deliver import Throttle, catch_up, configured_publishers, deliver, retry_due, sync_states
 from incidentbot.service.event_queue import EventQueue, QueuedEvent
+from incidentbot.service.observability import configure_daemon_logging, report_own_errors
 from incidentbot.service.sources.sentry_api import SentryApi
 from incidentbot.service.sources.sentry_webhook import FETCH_KEY
 from incidentbot.settings import Settings
@@ -126,8 +127,6 @@ def worker_process(settings: Settings, index: int, stop: Any, log_level: int) ->
     waits, backing off up to ``STORE_BACKOFF_MAX`` seconds, and goes on once the store answers, putting back
     what it held. Between batches it does the chores (:class:`Chores`).
     """
-    from incidentbot.service.daemon import configure_daemon_logging, report_own_errors
-
     parent_process = multiprocessing.parent_process()
     parent = parent_process.pid if parent_process and parent_process.pid else os.getppid()
     _exit_with_parent(parent)
