@@ -31,7 +31,6 @@ import os
 import platform
 import resource
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -46,14 +45,14 @@ import httpx
 import sqlalchemy
 
 from benchmarks.checkouts import PROJECT_ROOT
+from benchmarks.daemon import demo_crash
 from tests.daemon.test_run import KEY, Daemon, _children, _free_port
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.server import Response
 from tests.fakes.slack_api import FakeSlack
-from tests.postgres import PG_ADMIN, postgres_available
+from tests.postgres import PG_ADMIN, fresh_database, postgres_available
 from tests.reporters.conftest import destination_variables
 
-EXAMPLES = PROJECT_ROOT / "examples"
 RESULTS = PROJECT_ROOT / "benchmarks" / "results.md"
 SETTLE_LIMIT = 180.0  # seconds: a scenario that has not settled by then is reported as not recovered
 SCENARIOS = ("kill", "destinations", "database", "disk", "burst")
@@ -82,16 +81,7 @@ class World:
         self.accepted: set[str] = set()
         self.refused = 0
         self._lock = threading.Lock()
-        repo, event_file = work / "shop-repo", work / "event.json"
-        subprocess.run(
-            [sys.executable, str(EXAMPLES / "build_demo_repo.py"), str(repo)], check=True, capture_output=True
-        )
-        subprocess.run(
-            [sys.executable, str(EXAMPLES / "capture_event.py"), str(repo), str(event_file)],
-            check=True,
-            capture_output=True,
-        )
-        self.repo, self.template = repo, json.loads(event_file.read_text())
+        self.repo, self.template = demo_crash(work)
 
     def __enter__(self) -> World:
         self.slack.__enter__()
@@ -236,16 +226,8 @@ def _database(kind: str, work: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{work / 'state.sqlite3'}"
         return
-    name = f"incidentbot_chaos_{os.getpid()}_{int(time.time())}"
-    admin = sqlalchemy.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-        with admin.connect() as conn:
-            conn.execute(sqlalchemy.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with fresh_database("incidentbot_chaos") as url:
+        yield url
 
 
 def _in_background(action: Callable[[], None]) -> threading.Thread:

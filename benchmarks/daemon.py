@@ -54,19 +54,22 @@ async def _send(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[f
     return latencies, time.perf_counter() - started
 
 
+def demo_crash(work: Path) -> tuple[Path, dict[str, Any]]:
+    """The demo shop's repository, built in ``work``, and its crash as the real sentry-sdk captured it."""
+    repo, event_file = work / "shop-repo", work / "event.json"
+    subprocess.run([sys.executable, str(EXAMPLES / "build_demo_repo.py"), str(repo)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(EXAMPLES / "capture_event.py"), str(repo), str(event_file)],
+        check=True,
+        capture_output=True,
+    )
+    return repo, json.loads(event_file.read_text())
+
+
 def run(events: int, errors: int, concurrency: int) -> dict[str, Any]:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a log line per request would slow the load generator
     with tempfile.TemporaryDirectory() as work, FakeSlack() as slack, FakeGitHub() as github:
-        repo, event_file = Path(work) / "shop-repo", Path(work) / "event.json"
-        subprocess.run(
-            [sys.executable, str(EXAMPLES / "build_demo_repo.py"), str(repo)], check=True, capture_output=True
-        )
-        subprocess.run(
-            [sys.executable, str(EXAMPLES / "capture_event.py"), str(repo), str(event_file)],
-            check=True,
-            capture_output=True,
-        )
-        template = json.loads(event_file.read_text())
+        repo, template = demo_crash(Path(work))
         bodies = []
         for n in range(events):
             event = json.loads(json.dumps(template))

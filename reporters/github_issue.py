@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from incidentbot.draft.template import trace_text
+from incidentbot.draft.template import cause_and_owner, trace_text
 from incidentbot.models import Evidence, Owner, Report, SuspectCommit
 from incidentbot.people import GITHUB_LOGIN
 from incidentbot.prompting import environment
@@ -89,16 +89,7 @@ def _summary(evidence: Evidence) -> str:
     text = f"Exception {md_code(exception.type)} raised"  # a line never starts with a code span: no fence
     if evidence.location:
         text += f" at {md_code(f'{evidence.location.path}:{evidence.location.line}')}"
-    text += "."
-    if evidence.suspects:
-        top = evidence.suspects[0]
-        # No e-mail address: an issue may be public (docs/security.md).
-        who = top.author.name or top.author.github_login or "an author with no name in git"
-        text += f" Most likely cause: {md_code(top.sha[:7])} by {md_text(who)} (score {top.score:.2f})."
-    if evidence.owners:
-        owner = evidence.owners[0]
-        name = owner.team or (owner.person and (owner.person.github_login or owner.person.name))
-        text += f" Owner: {md_text(name or '?')}."
+    text += "." + cause_and_owner(evidence)
     if evidence.trace.url:
         text += f" Source: {md_code(evidence.trace.url)}."
     return text

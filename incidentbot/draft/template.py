@@ -67,10 +67,15 @@ def summary(evidence: Evidence) -> str:
     parts = [f"{md_text(exc.type)} raised"]
     if evidence.location:
         parts.append(f"at {md_code(f'{evidence.location.path}:{evidence.location.line}')}")
-    text = " ".join(parts) + "."
+    return " ".join(parts) + "." + cause_and_owner(evidence)
+
+
+def cause_and_owner(evidence: Evidence) -> str:
+    """`` Most likely cause: `abc1234` by Alice (score 0.82). Owner: @acme/payments.``, or what of it is known.
+    No e-mail address: the summary is posted to GitHub, and an issue may be public (docs/security.md)."""
+    text = ""
     if evidence.suspects:
         top = evidence.suspects[0]
-        # No e-mail address: the summary is posted to GitHub (docs/security.md).
         who = top.author.name or top.author.github_login or "an author with no name in git"
         text += f" Most likely cause: {md_code(top.sha[:7])} by {md_text(who)} (score {top.score:.2f})."
     if evidence.owners:

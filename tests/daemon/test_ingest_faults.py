@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
@@ -32,7 +31,7 @@ from incidentbot.service.event_queue import EventQueue
 from incidentbot.service.server import create_app
 from incidentbot.settings import Settings
 from incidentbot.store import Store, open_store
-from tests.daemon.test_run import EXAMPLES, Daemon, _crash, _free_port, _healthy
+from tests.daemon.test_run import EXAMPLES, Daemon, _crash, _free_port, _healthy, _until
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.slack_api import FakeSlack
 from tests.postgres import PG_ADMIN, fresh_database
@@ -110,15 +109,6 @@ class Served:
     @property
     def dsn(self) -> str:
         return f"http://{KEY}@127.0.0.1:{self.port}/1"
-
-
-def _until(condition: Callable[[], bool], message: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(message)
 
 
 @contextmanager
