@@ -123,6 +123,7 @@ def triage(
         "first_seen": _parse_time(first_seen) if first_seen else None,
         "release_range": release_range,
         "use_llm": use_llm,
+        "blame_index": False if dry_run else None,  # a dry run writes nothing, the blame index included
     }
     fmt = "json" if as_json else fmt
     use_color = _use_color("never" if no_color else color)
