@@ -373,8 +373,8 @@ class Store:
 
     # outbox
 
-    def keep_for_retry(self, fingerprint: str, reporter: str, error: str, retry_at: datetime | None = None) -> int:
-        """Keep a failed post, to be tried again from ``retry_at`` (None: whenever asked); its attempts so far."""
+    def keep_for_retry(self, fingerprint: str, reporter: str, error: str, retry_at: datetime | None = None) -> None:
+        """Keep a failed post, to be tried again from ``retry_at`` (None: whenever asked)."""
         now = _now()
         with self._begin() as conn:
             later = {} if retry_at is None else {"retry_at": retry_at}  # a retry in hand keeps its hold
@@ -395,10 +395,6 @@ class Store:
                         retry_at=retry_at,
                     )
                 )
-            attempts = conn.execute(
-                select(outbox.c.attempts).where(outbox.c.fingerprint == fingerprint, outbox.c.reporter == reporter)
-            ).scalar()
-        return int(attempts or 1)
 
     def due(self, now: datetime, limit: int = 50) -> list[Pending]:
         """Kept posts whose time to be tried again has come, oldest first."""
@@ -586,17 +582,7 @@ class Store:
                     found[(path, options)] = text
                     if used_at < now - BLAME_TOUCH_SECONDS:
                         stale.append((path, options))
-            for path, options in stale:
-                conn.execute(
-                    update(blame_index)
-                    .where(
-                        blame_index.c.repo == repo,
-                        blame_index.c.revision == revision,
-                        blame_index.c.options == options,
-                        blame_index.c.path == path,
-                    )
-                    .values(used_at=now)
-                )
+            _touch_blame(conn, [(repo, revision, path, options) for path, options in stale], now)
         return found
 
     def blame_revisions(self, repo: str, keys: Sequence[tuple[str, str]]) -> dict[str, int]:
@@ -620,12 +606,7 @@ class Store:
         """Write (insert or replace) blame entries, as JSON, keyed by (path, options)."""
         now = time.time()
         for (path, options), text in sorted(entries.items()):
-            where = (
-                blame_index.c.repo == repo,
-                blame_index.c.revision == revision,
-                blame_index.c.options == options,
-                blame_index.c.path == path,
-            )
+            where = _blame_key(repo, revision, path, options)
             values = {"entry_json": text, "bytes": len(text), "used_at": now}
             for _ in range(2):  # an insert racing another process's insert becomes an update
                 try:
@@ -643,19 +624,8 @@ class Store:
 
     def touch_blame_entries(self, keys: Sequence[tuple[str, str, str, str]]) -> None:
         """Mark blame entries, keyed (repository, revision, path, options), as used now (for the LRU)."""
-        now = time.time()
         with self._begin() as conn:
-            for repo, revision, path, options in keys:
-                conn.execute(
-                    update(blame_index)
-                    .where(
-                        blame_index.c.repo == repo,
-                        blame_index.c.revision == revision,
-                        blame_index.c.options == options,
-                        blame_index.c.path == path,
-                    )
-                    .values(used_at=now)
-                )
+            _touch_blame(conn, keys, time.time())
 
     def count_blame_index(self, counts: dict[str, int]) -> None:
         """Add to the blame index's counters (hits, carried, misses)."""
@@ -786,6 +756,22 @@ class Store:
                 if attempt == 9:
                     raise
                 time.sleep(_POLL_SECONDS)
+
+
+def _blame_key(repo: str, revision: str, path: str, options: str) -> tuple[Any, ...]:
+    """The WHERE conditions of one blame index entry."""
+    return (
+        blame_index.c.repo == repo,
+        blame_index.c.revision == revision,
+        blame_index.c.options == options,
+        blame_index.c.path == path,
+    )
+
+
+def _touch_blame(conn: Connection, keys: Sequence[tuple[str, str, str, str]], now: float) -> None:
+    """Mark (repository, revision, path, options) entries as used at ``now``, for the LRU."""
+    for repo, revision, path, options in keys:
+        conn.execute(update(blame_index).where(*_blame_key(repo, revision, path, options)).values(used_at=now))
 
 
 def _add_column(conn: Connection, table: Table, name: str) -> None:

@@ -95,10 +95,6 @@ class WithDeadline:
         self._seconds = seconds
         self.name: str = inner.name
 
-    @property
-    def inner(self) -> Any:
-        return self._inner
-
     def __getattr__(self, attribute: str) -> Any:
         value = getattr(self._inner, attribute)
         if attribute.startswith("_") or not callable(value) or isinstance(value, type):

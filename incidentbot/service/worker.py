@@ -197,13 +197,11 @@ class Chores:
         throttle: Throttle,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.settings, self.store, self.queue, self.publishers, self.throttle = (
-            settings,
-            store,
-            queue,
-            publishers,
-            throttle,
-        )
+        self.settings = settings
+        self.store = store
+        self.queue = queue
+        self.publishers = publishers
+        self.throttle = throttle
         self.clock = clock
         self.github = next((p for p in publishers if isinstance(p, IssueTracker)), None)
         self._next: dict[str, float] = {}
