@@ -57,8 +57,12 @@ sentry_sdk.flush()
 """
 
 
-def _sdk_send(dsn: str, message: str, compression: str | None = None) -> None:
-    argv = [sys.executable, "-c", SDK_SCRIPT, dsn, message, *([compression] if compression else [])]
+# sentry-python 3 lives in a venv of its own (`make test` builds .venv-sentry3), since ours pins 2.x.
+SENTRY3_PYTHON = os.environ.get("INCIDENTBOT_TEST_SENTRY3_PYTHON")
+
+
+def _sdk_send(dsn: str, message: str, compression: str | None = None, python: str = sys.executable) -> None:
+    argv = [python, "-c", SDK_SCRIPT, dsn, message, *([compression] if compression else [])]
     done = subprocess.run(argv, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
@@ -295,6 +299,23 @@ def test_a_real_sdk_brotli_envelope_is_taken_and_one_cut_short_or_inflating_past
     answer = httpx.post(f"{served.url}/api/1/store/", content=bomb, headers=headers)
     assert answer.status_code == 413
     assert served.queue.depth() == {"queued": 1}
+
+
+@pytest.mark.skipif(not SENTRY3_PYTHON, reason="run through `make test`, which builds a venv with sentry-sdk 3")
+def test_an_event_from_sentry_python_3_is_taken(served: Served) -> None:
+    assert SENTRY3_PYTHON is not None
+    version = subprocess.run(
+        [SENTRY3_PYTHON, "-c", "import sentry_sdk; print(sentry_sdk.VERSION)"], capture_output=True, text=True
+    )
+    assert version.stdout.startswith("3."), version
+    _sdk_send(served.dsn, "sent by sentry-python 3", python=SENTRY3_PYTHON)
+    sent = [seen for seen in served.recorder.requests if seen.path == "/api/1/envelope/"]
+    assert len(sent) == 1 and sent[0].status == 200
+    assert "sentry.python/3." in sent[0].headers.get("user-agent", "")
+    payload = json.loads(served.queue.claim("test")[0].payload)
+    (exception,) = payload["exception"]["values"]
+    assert exception["type"] == "ValueError" and exception["value"] == "sent by sentry-python 3"
+    assert exception["stacktrace"]["frames"], "the SDK's frames arrive"
 
 
 # 5. A store that cannot be read or written shows in /healthz (503, naming the problem); ingest keeps what it
