@@ -1,0 +1,145 @@
+"""Memory of resolved incidents: which earlier incident a new one resembles, and what fixed it.
+
+An on-call engineer's first question is "have we seen this before, and what fixed it?". A new incident
+resembles a resolved one when both raised the same exception type in the same function, or failed in the same
+file with the same message once its variable parts (numbers, quoted values, ids, paths) are removed. The
+match names the earlier issue, its fix commit and who fixed it; the report shows it under "Seen before" and the
+LLM agent gets it as context (its ``ShowCommit`` tool reads the old fix's diff).
+
+Pure functions of their inputs: the store supplies the resolved incidents (``Store.resolved_incidents``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from incidentbot.models import Evidence
+
+MAX_SEEN = 3  # earlier incidents a report links, most alike first
+SIMILAR_MESSAGE = 0.85  # difflib ratio of two message shapes that counts as "the same message"
+_SHAPE_CHARS = 300
+
+# The parts of an exception message that change from one occurrence to the next.
+_VARIABLE = re.compile(
+    r"""
+    '[^'\n]{0,200}' | "[^"\n]{0,200}"              # quoted values
+    | <[^<>\n]{0,200}>                              # reprs such as <Foo object at 0x...>, placeholders
+    | \b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b   # UUIDs
+    | \b0x[0-9a-f]+\b | \b[0-9a-f]{7,}\b            # addresses, hashes
+    | (?:[A-Za-z]:\\|/)[\w.\\/-]+                   # paths
+    | \b\d+(?:[.,:]\d+)*                            # numbers, versions, times, "30s"
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """What two incidents must share to count as the same problem."""
+
+    exception_type: str
+    function: str | None  # the failing function (the report's location)
+    path: str | None  # the failing file, repository-relative
+    message: str  # the exception message's shape: variable parts replaced by "<>"
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedIncident:
+    """A resolved incident as the store keeps it: its signature, its issue and what fixed it."""
+
+    fingerprint: str
+    signature: Signature
+    issue_number: int | None
+    issue_url: str | None
+    fix_sha: str | None
+    fix_summary: str | None
+    fixed_by: str | None  # the fix commit's author, as a name or @login
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SeenBefore:
+    """One earlier incident a new one resembles, and why."""
+
+    incident: ResolvedIncident
+    matched_on: Literal["exception and function", "file and message", "same error"]
+
+    @property
+    def reason(self) -> str:
+        return {
+            "same error": "the same error, resolved before: a regression",
+            "exception and function": "the same exception in the same function",
+            "file and message": "the same message in the same file",
+        }[self.matched_on]
+
+
+def message_shape(text: str) -> str:
+    """The message with its variable parts replaced by ``<>`` and whitespace squashed."""
+    return " ".join(_VARIABLE.sub("<>", text).split())[:_SHAPE_CHARS]
+
+
+def signature(evidence: Evidence) -> Signature | None:
+    """The signature of a linked incident: its innermost exception and the report's location."""
+    if not evidence.trace.exceptions:
+        return None
+    exc = evidence.trace.exceptions[-1]
+    location = evidence.location
+    function = location.function if location else _innermost_function(evidence)
+    return Signature(
+        exception_type=exc.type.rsplit(".", 1)[-1],
+        function=_bare(function),
+        path=location.path if location else None,
+        message=message_shape(exc.value),
+    )
+
+
+def seen_before(
+    fingerprint: str, sig: Signature | None, resolved: Iterable[ResolvedIncident]
+) -> tuple[SeenBefore, ...]:
+    """The resolved incidents that resemble this one, most alike first, then the most recently resolved."""
+    if sig is None:
+        return ()
+    found: list[tuple[int, float, SeenBefore]] = []
+    for past in resolved:
+        kind = _match(fingerprint, sig, past)
+        if kind is not None:
+            strength = {"same error": 0, "exception and function": 1, "file and message": 2}[kind]
+            when = past.resolved_at.timestamp() if past.resolved_at else 0.0
+            found.append((strength, -when, SeenBefore(past, kind)))
+    found.sort(key=lambda item: item[:2])
+    return tuple(item[2] for item in found[:MAX_SEEN])
+
+
+def _match(
+    fingerprint: str, sig: Signature, past: ResolvedIncident
+) -> Literal["exception and function", "file and message", "same error"] | None:
+    if past.fingerprint == fingerprint:
+        return "same error"
+    other = past.signature
+    if sig.function and sig.exception_type == other.exception_type and sig.function == other.function:
+        return "exception and function"
+    if sig.path and sig.path == other.path and _similar(sig.message, other.message):
+        return "file and message"
+    return None
+
+
+def _similar(a: str, b: str) -> bool:
+    if not a or not b:
+        return False
+    return a == b or difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= SIMILAR_MESSAGE
+
+
+def _innermost_function(evidence: Evidence) -> str | None:
+    frames = evidence.trace.exceptions[-1].frames
+    in_app = [f for f in frames if f.repo_path] or list(frames)
+    return in_app[-1].function if in_app else None
+
+
+def _bare(function: str | None) -> str | None:
+    """``Cart.total`` and ``total`` name the same function across parsers."""
+    return function.rsplit(".", 1)[-1] if function else None
