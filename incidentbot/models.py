@@ -193,6 +193,7 @@ class Evidence:
     warnings: tuple[str, ...] = ()
     remote_url: str | None = None  # https URL of the repository's GitHub remote, when known
     release_range: tuple[str, str] | None = None  # resolved deploy range (old, new) commits
+    ranked_by: str | None = None  # which weights ranked the suspects: "shipped weights" or "calibrated on N …"
 
     def with_warning(self, *warnings: str) -> Evidence:
         from dataclasses import replace

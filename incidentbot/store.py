@@ -162,6 +162,31 @@ blame_index_stats = Table(
     Column("value", Integer, nullable=False),
 )
 
+# What was learnt from resolved incidents (incidentbot/learn/, docs/learning.md): one labelled case per closed
+# issue (features the ranking saw, true culprits, the fix, the redacted trace), and per repository the weights
+# calibrated on them. A case made from an incident carries its fingerprint: deleting the incident deletes it.
+learned_cases = Table(
+    "learned_cases",
+    metadata,
+    Column("repo", String(200), primary_key=True),  # OWNER/NAME, or the checkout's path
+    Column("issue", Integer, primary_key=True),
+    Column("fingerprint", String(64)),
+    Column("fix", String(40), nullable=False),
+    Column("found_by", String(32), nullable=False),  # closed_event, pull_request, commit_message
+    Column("case_json", Text, nullable=False),
+    Column("learned_at", DateTime(True), nullable=False),
+)
+calibrations = Table(
+    "calibrations",
+    metadata,
+    Column("repo", String(200), primary_key=True),
+    Column("weights_json", Text),  # NULL: too few cases to fit
+    Column("cases", Integer, nullable=False),
+    Column("in_use", Boolean, nullable=False),  # its held-out top-1 beat the shipped weights'
+    Column("summary_json", Text, nullable=False),  # the figures that decided
+    Column("fitted_at", DateTime(True), nullable=False),
+)
+
 # Named migrations, applied once each in order and recorded in ``migrations`` (the idea of simonw/llm's).
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", lambda conn: metadata.create_all(conn, tables=[incidents, deliveries, outbox])),
@@ -169,6 +194,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m003_events_and_cursors", lambda conn: metadata.create_all(conn, tables=[events, cursors, aliases])),
     ("m004_outbox_retry_at", lambda conn: _add_column(conn, outbox, "retry_at")),
     ("m005_blame_index", lambda conn: metadata.create_all(conn, tables=[blame_index, blame_index_stats])),
+    ("m006_learned_cases", lambda conn: metadata.create_all(conn, tables=[learned_cases, calibrations])),
 ]
 
 _REPORT = TypeAdapter(Report)
@@ -699,6 +725,101 @@ class Store:
                     total -= int(row.bytes)
                     dropped += 1
         return dropped
+
+    # learning from resolved incidents (incidentbot/learn/)
+
+    def save_case(self, repo: str, issue: int, fingerprint: str | None, fix: str, found_by: str, case: str) -> None:
+        """Store (or replace) the labelled case of a closed issue, as JSON."""
+        values = {"fingerprint": fingerprint, "fix": fix, "found_by": found_by, "case_json": case, "learned_at": _now()}
+        for _ in range(2):  # an insert racing another process's insert becomes an update
+            try:
+                with self._begin() as conn:
+                    where = (learned_cases.c.repo == repo, learned_cases.c.issue == issue)
+                    if conn.execute(update(learned_cases).where(*where).values(**values)).rowcount:
+                        return
+                    conn.execute(insert(learned_cases).values(repo=repo, issue=issue, **values))
+                    return
+            except IntegrityError:
+                continue
+
+    def withdraw_case(self, repo: str | None, issue: int) -> bool:
+        """Forget the case learnt from an issue (it was reopened: its fix did not fix it); any repository when
+        ``repo`` is None. Whether there was one."""
+        where = [learned_cases.c.issue == issue]
+        if repo is not None:
+            where.append(learned_cases.c.repo == repo)
+        with self._begin() as conn:
+            return bool(conn.execute(learned_cases.delete().where(*where)).rowcount)
+
+    def cases(self, repo: str) -> list[str]:
+        """The repository's labelled cases as JSON, by issue number."""
+        with self._begin() as conn:
+            rows = conn.execute(
+                select(learned_cases.c.case_json).where(learned_cases.c.repo == repo).order_by(learned_cases.c.issue)
+            )
+            return [str(text) for text in rows.scalars()]
+
+    def learned_issues(self, fingerprint: str) -> list[int]:
+        """Issues whose case was learnt from this incident."""
+        with self._begin() as conn:
+            rows = conn.execute(select(learned_cases.c.issue).where(learned_cases.c.fingerprint == fingerprint))
+            return [int(n) for n in rows.scalars()]
+
+    def save_calibration(
+        self, repo: str, weights: str | None, cases: int, in_use: bool, summary: str, when: datetime | None = None
+    ) -> None:
+        values = {
+            "weights_json": weights,
+            "cases": cases,
+            "in_use": in_use,
+            "summary_json": summary,
+            "fitted_at": when or _now(),
+        }
+        for _ in range(2):
+            try:
+                with self._begin() as conn:
+                    if conn.execute(update(calibrations).where(calibrations.c.repo == repo).values(**values)).rowcount:
+                        return
+                    conn.execute(insert(calibrations).values(repo=repo, **values))
+                    return
+            except IntegrityError:
+                continue
+
+    def calibration_in_use(self, repo: str) -> str | None:
+        """The calibrated weights (JSON) that rank this repository's suspects, or None: the shipped ones."""
+        with self._begin() as conn:
+            text = conn.execute(
+                select(calibrations.c.weights_json).where(calibrations.c.repo == repo, calibrations.c.in_use.is_(True))
+            ).scalar()
+        return None if text is None else str(text)
+
+    def calibrations(self) -> list[tuple[str, int, bool]]:
+        """(repository, cases, in use) for every repository something was learnt for."""
+        with self._begin() as conn:
+            rows = conn.execute(
+                select(calibrations.c.repo, calibrations.c.cases, calibrations.c.in_use).order_by(calibrations.c.repo)
+            )
+            return [(str(r), int(n), bool(u)) for r, n, u in rows]
+
+    def delete_incident(self, fingerprint: str) -> None:
+        """Forget an incident: its row, deliveries, kept posts, aliases and every case learnt from it."""
+        with self._begin() as conn:
+            conn.execute(learned_cases.delete().where(learned_cases.c.fingerprint == fingerprint))
+            conn.execute(outbox.delete().where(outbox.c.fingerprint == fingerprint))
+            conn.execute(deliveries.delete().where(deliveries.c.fingerprint == fingerprint))
+            conn.execute(aliases.delete().where(aliases.c.fingerprint == fingerprint))
+            conn.execute(incidents.delete().where(incidents.c.fingerprint == fingerprint))
+
+    def resolved_incidents_with_cases(self) -> list[Incident]:
+        """Resolved incidents something was learnt from: a reopened issue withdraws its case."""
+        with self._begin() as conn:
+            rows = conn.execute(
+                select(incidents).where(
+                    incidents.c.state == "resolved",
+                    incidents.c.fingerprint.in_(select(learned_cases.c.fingerprint)),
+                )
+            )
+            return [_to_incident(row._mapping) for row in rows]
 
     # plumbing
 

@@ -21,6 +21,7 @@ from incidentbot.models import CommitInfo, Evidence, LineBlame, SuspectCommit
 from incidentbot.prompting import span
 from incidentbot.repo import RepoView
 from incidentbot.settings import Ranking, Settings
+from linkers import calibration
 from linkers.model import LinearModel, shipped
 from linkers.suspect_features import (
     COMMIT_FACT_FEATURES,
@@ -47,18 +48,27 @@ class SuspectRanker:
 
     name = "suspects"
 
-    def __init__(self, ranking: Ranking, model: LinearModel | None = None) -> None:
+    def __init__(
+        self, ranking: Ranking, model: LinearModel | None = None, calibrations: Settings | None = None
+    ) -> None:
+        """``model``: these weights always; else the repository's calibration in the store of ``calibrations``'
+        settings when one is in use (linkers/calibration.py), else the shipped weights."""
         self.ranking = ranking
         self.model = model or shipped("suspects")
+        self.calibrations = None if model is not None else calibrations
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
-        return cls(settings.ranking)
+        return cls(settings.ranking, calibrations=settings)
 
     def link(self, evidence: Evidence, repo: RepoView) -> Evidence:
         if not evidence.blame:
             return evidence
-        scored, newer, facts = self.rank(evidence, repo)
+        model = self.model
+        if self.calibrations is not None:
+            key = calibration.repo_key(evidence.remote_url, self.calibrations.github_repository, repo.root)
+            model = calibration.model_for(key, self.calibrations.effective_database_url) or model
+        scored, newer, facts = self.rank(evidence, repo, model)
         warnings: tuple[str, ...] = ()
         if newer:
             warnings = (f"{newer} blamed commit(s) newer than first-seen were left out: they cannot be the cause",)
@@ -71,25 +81,33 @@ class SuspectRanker:
         reformatted = {(b.path, b.line): b.sha for b in evidence.blame if b.cosmetic}
         suspects = tuple(self._suspect(s, evidence, reformatted) for s in scored[: self.ranking.max_suspects])
         return replace(
-            evidence, suspects=suspects, commits=tuple(commits.values()), warnings=evidence.warnings + warnings
+            evidence,
+            suspects=suspects,
+            commits=tuple(commits.values()),
+            warnings=evidence.warnings + warnings,
+            ranked_by=calibration.ranked_by(model),
         )
 
     def rank(
-        self, evidence: Evidence, repo: RepoView
+        self, evidence: Evidence, repo: RepoView, model: LinearModel | None = None
     ) -> tuple[list[Scored], int, dict[str, tuple[tuple[str, ...], int, int, int]]]:
-        """Every candidate scored, best first; the count of commits newer than first-seen; the commit facts."""
+        """Every candidate scored (by ``model``, default this ranker's), best first; the count of commits newer
+        than first-seen; the commit facts."""
+        model = model or self.model
         first_seen = evidence.trace.first_seen or datetime.now(tz=UTC)
         commits = {c.sha: c for c in evidence.commits}
         candidates, newer = collect(evidence.blame, commits, first_seen)
         trace_features(candidates, first_seen)
         # Commit facts cost a git call: read them for the candidates that can still win.
-        shortlist = select_shortlist(list(candidates.values()), lambda c: c.features, self.model)
+        shortlist = select_shortlist(list(candidates.values()), lambda c: c.features, model)
         facts = repo.commit_facts([c.commit.sha for c in shortlist])
         deploy = repo.commits_in_range(*evidence.release_range) if evidence.release_range else None
         for cand in shortlist:
             commit_features(cand, facts.get(cand.commit.sha), deploy, self.ranking.bulk_files)
-        ordered = final_order(shortlist, lambda c: c.features, lambda c: c.commit.committed_at.timestamp(), self.model)
-        scored = [Scored(c, score, self.model.contributions(c.features)) for score, c in ordered]
+        # A calibrated model ranks by its score alone: it was chosen for beating the innermost-line-first order.
+        lead = model.name != calibration.CALIBRATED
+        ordered = final_order(shortlist, lambda c: c.features, lambda c: c.commit.committed_at.timestamp(), model, lead)
+        scored = [Scored(c, score, model.contributions(c.features)) for score, c in ordered]
         return scored, newer, facts
 
     def _suspect(self, scored: Scored, evidence: Evidence, reformatted: dict[tuple[str, int], str]) -> SuspectCommit:

@@ -58,6 +58,8 @@ def _sections(report: Report, now: datetime) -> list[Text]:
         out.append(Text("Warnings", style="bold yellow"))
         out += [Text(_safe(f"  ! {w}"), style="yellow") for w in evidence.warnings]
     footer = f"revision {(evidence.revision or 'unknown')[:12]} ({evidence.revision_reason or ''})"
+    if evidence.suspects:
+        footer += f" · suspects ranked by {evidence.ranked_by or 'shipped weights'}"
     out.append(
         Text(
             _safe(f"{footer} · {evidence.redactions} value(s) redacted · fingerprint {evidence.fingerprint[:12]}"),

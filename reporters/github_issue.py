@@ -71,6 +71,7 @@ def issue_body(report: Report, logins: Mapping[str, str], now: datetime) -> str:
             fingerprint=evidence.fingerprint,
             redactions=evidence.redactions,
             drafted_by=report.drafted_by,
+            ranked_by=(evidence.ranked_by or "shipped weights") if evidence.suspects else "",
             analysis=report.analysis,
             analysis_note=report.analysis_note,
             source_url=None,  # the event's own URL: shown in code in the summary, never as a link

@@ -10,4 +10,8 @@ class MarkdownReporter:
     name = "markdown"
 
     def render(self, report: Report) -> str:
-        return f"# {md_text(report.title)}\n\n{report.summary_md}\n\n{report.body_md}"
+        text = f"# {md_text(report.title)}\n\n{report.summary_md}\n\n{report.body_md}"
+        evidence = report.evidence
+        if evidence.suspects:  # which weights ranked them: shipped, or calibrated on this repository
+            text = f"{text.rstrip()}\n\nSuspects ranked by {md_text(evidence.ranked_by or 'shipped weights')}\n"
+        return text

@@ -169,6 +169,8 @@ def _footer(report: Report, incident: Incident) -> str:
         parts.append(f"Sentry issue {code(incident.source_url)}")
     if report.evidence.revision:
         parts.append(f"revision {code(report.evidence.revision[:7])}")
+    if report.evidence.suspects:
+        parts.append(f"suspects ranked by {escape(report.evidence.ranked_by or 'shipped weights')}")
     parts.append(f"fingerprint {code(incident.fingerprint[:12])}")
     parts.append(f"{report.evidence.redactions} value(s) redacted")
     parts.append(f"drafted by {escape(report.drafted_by)}")

@@ -129,6 +129,7 @@ def test_migrations_run_once(store_url: str) -> None:
         "m003_events_and_cursors",
         "m004_outbox_retry_at",
         "m005_blame_index",
+        "m006_learned_cases",
     ]
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from incidentbot import __version__
-from incidentbot.commands import service
+from incidentbot.commands import learn, service
 from incidentbot.commands.common import configure_logging, print_outcomes, run_or_exit
 
 log = logging.getLogger("incidentbot")
@@ -267,6 +267,6 @@ def _parse_time(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-# The service commands (run, poll, status, retry, sync) are defined in their own module.
-for command in (service.run, service.poll, service.status, service.retry, service.sync):
+# The service commands (run, poll, status, retry, sync) and learn are defined in their own modules.
+for command in (service.run, service.poll, service.status, service.retry, service.sync, learn.learn):
     main.add_command(command)

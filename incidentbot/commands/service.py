@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -135,10 +136,23 @@ def status(config: Path | None) -> None:
             click.echo(
                 f"last poll of {name.removeprefix('sentry-api:')}: {updated:%Y-%m-%d %H:%M:%S} UTC (seen up to {value})"
             )
+        _print_weights(store)
         for event_id, source, error in queue.recent_failures():
             click.echo(f"failed event {event_id} ({source}): {error}")
 
     run_or_exit(show, False)
+
+
+def _print_weights(store: Any) -> None:
+    """Which weights rank each repository's suspects (docs/learning.md)."""
+    from linkers.calibration import label
+
+    learnt = store.calibrations()
+    if not learnt:
+        click.echo("suspects ranked by: shipped weights (nothing learnt yet; see `incidentbot learn`)")
+    for repo, cases, in_use in learnt:
+        weights = label(cases, repo) if in_use else f"shipped weights ({cases} labelled case(s))"
+        click.echo(f"suspects of {repo} ranked by: {weights}")
 
 
 def _megabytes(size: int | None) -> str:
@@ -189,6 +203,7 @@ def _sync(config: Path | None) -> None:
     if github is None:
         raise ConfigError("sync needs GitHub", "set GITHUB_TOKEN and GITHUB_REPOSITORY")
     store = open_store(conf.effective_database_url)
-    outcomes = sync_states(store, github, [p for p in publishers if p.name != "github"], conf.claim_wait_seconds)
+    others = [p for p in publishers if p.name != "github"]
+    outcomes = sync_states(store, github, others, conf.claim_wait_seconds, conf)
     click.echo(f"{len(outcomes)} update(s)", err=True)
     print_outcomes(outcomes)
