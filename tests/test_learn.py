@@ -59,8 +59,14 @@ def _trace(i: int, raising: str) -> str:
     )
 
 
-def build_history(builder: GitRepoBuilder, habit: str, count: int, fixed: int) -> list[Incident]:
-    """``count`` incidents, the first ``fixed`` of them fixed by a commit naming issue #(i + 1)."""
+def build_history(
+    builder: GitRepoBuilder,
+    habit: str,
+    count: int,
+    fixed: int,
+    fix_message: str = "Fix #{n}: check_{i} reads the amount",
+) -> list[Incident]:
+    """``count`` incidents, the first ``fixed`` of them fixed by a commit (by default naming issue #(i + 1))."""
     files: dict[str, str | None] = {}
     for i in range(count):
         files.update(_files(i))
@@ -89,7 +95,7 @@ def build_history(builder: GitRepoBuilder, habit: str, count: int, fixed: int) -
         fix = None
         if i < fixed:
             fix = builder.commit(
-                f"Fix #{i + 1}: check_{i} reads the amount", ALICE, (day + timedelta(days=1)).isoformat(), fix_files
+                fix_message.format(n=i + 1, i=i), ALICE, (day + timedelta(days=1)).isoformat(), fix_files
             )
         out.append(Incident(i + 1, _trace(i, "total = 1 + value"), culprit, fix))
     return out

@@ -49,12 +49,45 @@ def author_key(email: str | None) -> str:
 
 def issue_trace(body: str, settings: Settings) -> Trace | None:
     """The stack trace an issue body carries (incidentbot's own issue, or a pasted traceback), or None."""
-    if not body.strip():
+    own = _own_trace(body)
+    for text in ([own] if own else []) + [body]:
+        try:
+            trace = parse_trace(text, settings.limits)
+        except IncidentbotError:
+            continue
+        if trace.frames:
+            return trace
+    return None
+
+
+_OWN_TRACE = re.compile(r"### Trace\n```[^\n]*\n(.*?)\n```", re.DOTALL)
+_OWN_FRAME = re.compile(r"^  at (?P<function>.+?) \((?P<path>.+):(?P<line>\d+|\?)\)$")
+_CHAINED = {
+    "-- which caused --": "\nThe above exception was the direct cause of the following exception:\n",
+    "-- during whose handling --": "\nDuring handling of the above exception, another exception occurred:\n",
+}
+
+
+def _own_trace(body: str) -> str | None:
+    """The compact trace incidentbot writes in its issues (``at function (path:line)``, draft/template.py's
+    ``trace_text``) as the Python traceback it came from; None when the body has none, or not of Python."""
+    match = _OWN_TRACE.search(body)
+    if match is None:
         return None
-    try:
-        return parse_trace(body, settings.limits)
-    except IncidentbotError:
-        return None
+    out = ["Traceback (most recent call last):"]
+    python = False
+    for line in match[1].splitlines():
+        frame = _OWN_FRAME.match(line)
+        if frame:
+            python = python or frame["path"].endswith(".py")
+            out.append(f'  File "{frame["path"]}", line {frame["line"]}, in {frame["function"]}')
+        elif line.startswith("      "):
+            out.append(f"    {line.strip()}")
+        elif line in _CHAINED:
+            out += [_CHAINED[line], "Traceback (most recent call last):"]
+        elif line.strip() and not line.startswith(" "):
+            out.append(line)
+    return "\n".join(out) + "\n" if python else None
 
 
 def recorded_revision(body: str, repo: RepoView) -> str | None:

@@ -159,8 +159,16 @@ def retry_delay(attempts: int, max_seconds: float) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-def sync_states(store: Store, github: IssueTracker, others: Sequence[Publisher], wait_seconds: float) -> list[Outcome]:
-    """Mark incidents resolved whose GitHub issue was closed, and tell the other destinations."""
+def sync_states(
+    store: Store,
+    github: IssueTracker,
+    others: Sequence[Publisher],
+    wait_seconds: float,
+    settings: Settings | None = None,
+) -> list[Outcome]:
+    """Mark incidents resolved whose GitHub issue was closed, and tell the other destinations. With
+    ``settings``, each closed incident becomes a labelled case (its fix, SZZ, docs/learning.md), and a resolved
+    incident whose issue was reopened withdraws its case."""
     outcomes = []
     for incident in store.open_incidents_with_issues():
         delivery = store.delivery(incident.fingerprint, github.name)
@@ -170,11 +178,38 @@ def sync_states(store: Store, github: IssueTracker, others: Sequence[Publisher],
         if state != "closed":
             continue
         incident = store.set_state(incident.fingerprint, "resolved")
+        if settings is not None:
+            _learn(store, settings, incident)
         report = store.report(incident.fingerprint)
         if report is None:
             continue
         outcomes += [deliver_one(report, incident, p, store, wait_seconds) for p in ordered(others)]
+    if settings is not None:
+        for incident in store.resolved_incidents_with_cases():
+            delivery = store.delivery(incident.fingerprint, github.name)
+            if delivery is not None and github.issue_state(delivery) == "open":
+                store.set_state(incident.fingerprint, "open")
+                _unlearn(store, incident)
     return outcomes
+
+
+def _learn(store: Store, settings: Settings, incident: Incident) -> None:
+    """Best effort: a closed incident's labelled case; whatever goes wrong is one line in the log."""
+    from incidentbot.learn.session import github_fixes, learn_incident
+
+    try:
+        done = learn_incident(store, settings, incident, github_fixes(settings))
+    except Exception as exc:  # a stage boundary: learning must never cost the sync
+        log.warning("learn: issue #%s: %s: %s", incident.issue_number, type(exc).__name__, exc)
+        return
+    log.info("learn: issue #%s: %s", incident.issue_number, done)
+
+
+def _unlearn(store: Store, incident: Incident) -> None:
+    """A reopened issue: its fix did not fix it, so the case learnt from it goes."""
+    for number in store.learned_issues(incident.fingerprint):
+        store.withdraw_case(None, number)
+        log.info("learn: issue #%s was reopened: its case is withdrawn", number)
 
 
 def deliver_one(report: Report, incident: Incident, publisher: Publisher, store: Store, wait_seconds: float) -> Outcome:
@@ -211,6 +246,7 @@ def _record_issue(store: Store, incident: Incident, delivery: Delivery) -> None:
         store.set_state(incident.fingerprint, "regressed")
     elif delivery.state == "open" and incident.state == "resolved":  # somebody reopened the issue by hand
         store.set_state(incident.fingerprint, "open")
+        _unlearn(store, incident)
 
 
 def _kept(store: Store, fingerprint: str, reporter: str, error: str) -> Outcome:

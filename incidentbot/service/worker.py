@@ -216,7 +216,7 @@ class Chores:
         if github is not None and self._due("sync", TURN_CHECK_SECONDS) and self.queue.take_turn("sync", SYNC_SECONDS):
             others = [p for p in self.publishers if p is not github]
             try:
-                sync_states(self.store, github, others, settings.claim_wait_seconds)
+                sync_states(self.store, github, others, settings.claim_wait_seconds, settings)
             except StoreUnavailable:
                 raise
             except IncidentbotError as exc:  # GitHub is down: the next turn syncs
