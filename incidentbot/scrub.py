@@ -502,10 +502,10 @@ def _validated(
 
 def _iban_edits(value: str, rules: _Rules) -> list[_Edit]:
     """IBANs valid as written, or once groups of four that follow them (``BE68 5390 0754 7034 EURO``) are left out."""
-    from stdnum import iban
-
     edits: list[_Edit] = []
     for match in _IBAN.finditer(value):
+        from stdnum import iban  # imported once something looks like an IBAN: most texts hold none
+
         candidate = match[0]
         while candidate not in rules.allow and not iban.is_valid(candidate):
             candidate = candidate.rpartition(" ")[0]
@@ -519,13 +519,19 @@ def _iban_edits(value: str, rules: _Rules) -> list[_Edit]:
 
 @cache
 def _national_ids() -> tuple[tuple[re.Pattern[str], Callable[[str], bool]], ...]:
-    from importlib import import_module
+    return tuple((re.compile(pattern), _not_repeated(_stdnum_check(module))) for module, _name, pattern in NATIONAL_IDS)
 
-    out = []
-    for module, _name, pattern in NATIONAL_IDS:
-        valid: Callable[[str], bool] = import_module(f"stdnum.{module}").is_valid
-        out.append((re.compile(pattern), _not_repeated(valid)))
-    return tuple(out)
+
+def _stdnum_check(module: str) -> Callable[[str], bool]:
+    """python-stdnum's ``is_valid`` of ``stdnum.<module>``, imported the first time a number of its shape is seen."""
+
+    def valid(candidate: str) -> bool:
+        from importlib import import_module
+
+        is_valid: Callable[[str], bool] = import_module(f"stdnum.{module}").is_valid
+        return is_valid(candidate)
+
+    return valid
 
 
 def _not_repeated(valid: Callable[[str], bool]) -> Callable[[str], bool]:
@@ -537,8 +543,6 @@ def _phone_edits(value: str, rules: _Rules) -> list[_Edit]:
     """Phone-shaped numbers that phonenumbers' matcher finds, with STRICT_GROUPING leniency: valid numbers (for
     ``PHONE_REGION`` when written without a country code) whose digits are grouped the way their country
     writes them."""
-    import phonenumbers
-
     edits: list[_Edit] = []
     for checked, candidate in enumerate(_PHONE.finditer(value)):
         if candidate[0] in rules.allow:
@@ -546,6 +550,8 @@ def _phone_edits(value: str, rules: _Rules) -> list[_Edit]:
         if checked >= _PHONES_CHECKED:
             edits.append((candidate.start(), candidate.end(), "[REDACTED:phone]"))
             continue
+        import phonenumbers  # imported once something looks like a phone number: most texts hold none
+
         matcher = phonenumbers.PhoneNumberMatcher(
             candidate[0], PHONE_REGION, leniency=phonenumbers.Leniency.STRICT_GROUPING, max_tries=3
         )
