@@ -27,7 +27,7 @@ from incidentbot.repo import RepoView
 from incidentbot.settings import Ranking, Settings
 from linkers.blame_git import BlamedLine, FileBlame, _CommitMeta, _run_blame
 from linkers.codekind import FrameFacts, FrameRole, assign_roles, depths, statement_kind
-from linkers.scope import Scope, enclosing_scope
+from linkers.scope import Scope, ScopeCache, enclosing_scope
 
 if TYPE_CHECKING:
     from linkers.blame_index import BlameIndex
@@ -40,6 +40,8 @@ _MAX_SCOPE_LINES = 150  # a longer function is blamed only around the frame line
 _SCOPE_DEPTH = 2  # the enclosing function is blamed for this many frames nearest the raise
 _MIN_COSMETIC_CHARS = 6  # shorter lines ("else:", "}") are too common to call a change cosmetic
 _COMMENT_PREFIXES = ("#", "//", "/*", "*", "--")
+MAX_SCOPE_FILES = 2048  # Python files whose functions a process keeps parsed (docs/limits.md)
+_SCOPES = ScopeCache(MAX_SCOPE_FILES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,10 +156,15 @@ def blame_targets(evidence: Evidence, repo: RepoView, ranking: Ranking) -> list[
 
 
 def _scope(repo: RepoView, rev: str, path: str, line: int, lines: tuple[str, ...]) -> Scope | None:
-    """The enclosing function, cached per file and line: parsing a file costs more than looking it up."""
+    """The enclosing function: a Python file is parsed once per revision and kept (``_SCOPES``); in other
+    languages the heuristic's answer is kept per line."""
+    if not lines:
+        return None
+    if path.endswith(".py"):
+        return _SCOPES.enclosing((str(repo.root), rev, path), lines, line, path)
     key = ("scope", rev, path, line)
     if key not in repo.memo:
-        repo.remember(key, enclosing_scope(lines, line, path) if lines else None)
+        repo.remember(key, enclosing_scope(lines, line, path))
     found = repo.memo[key]
     return found if isinstance(found, Scope) else None
 

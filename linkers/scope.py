@@ -3,12 +3,18 @@
 Python files are read with ``ast`` (exact, decorators included); other languages by a light heuristic: brace
 languages find the nearest function header above the line and its closing brace, Ruby its ``def … end`` by
 indentation. Files over ``MAX_BYTES`` get no scope: the caller falls back to a window around the line.
+
+A Python file is parsed once into a ``FunctionTable`` (every function's name and span); ``ScopeCache`` keeps the
+tables of the files a process keeps seeing, so a frame in a file parsed before is a lookup.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 MAX_BYTES = 2 * 1024 * 1024
@@ -43,6 +49,7 @@ _BRACE_SUFFIXES = (
     ".php",
 )
 _MAX_HEADER_DISTANCE = 400
+_BODIES = ("body", "orelse", "finalbody", "handlers", "cases")  # the fields of a statement that hold statements
 _MAX_HEADER_CHARS = 300
 
 
@@ -58,7 +65,7 @@ def enclosing_scope(lines: tuple[str, ...], line: int, path: str) -> Scope | Non
     if not lines or not 0 < line <= len(lines) or sum(len(x) + 1 for x in lines) > MAX_BYTES:
         return None
     if path.endswith(".py"):
-        return _python_scope(lines, line)
+        return python_functions(lines).enclosing(line)
     if path.endswith(".rb"):
         return _ruby_scope(lines, line)
     if path.endswith(_BRACE_SUFFIXES):
@@ -66,28 +73,47 @@ def enclosing_scope(lines: tuple[str, ...], line: int, path: str) -> Scope | Non
     return None
 
 
-def _python_scope(lines: tuple[str, ...], line: int) -> Scope | None:
+@dataclass(frozen=True, slots=True)
+class FunctionTable:
+    """A Python file's functions, parsed once: every (possibly nested) function with its qualified name and
+    line span, so the scope of any line is a lookup."""
+
+    functions: tuple[Scope, ...]  # a class is no scope but prefixes its methods' names
+
+    def enclosing(self, line: int) -> Scope | None:
+        """The innermost function around ``line``: of those whose span holds it, the one starting last (a nested
+        definition starts on a later line than the one around it)."""
+        best: Scope | None = None
+        for scope in self.functions:
+            if scope.start <= line <= scope.end and (best is None or scope.start >= best.start):
+                best = scope
+        return best
+
+
+def python_functions(lines: tuple[str, ...]) -> FunctionTable:
+    """Every function of a Python file (decorators included in its span), from one ``ast.parse``."""
     try:
         tree = ast.parse("\n".join(lines))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    best: Scope | None = None
-    stack: list[tuple[ast.AST, str]] = [(tree, "")]
+        return FunctionTable(())  # no line of a file that does not parse has a scope
+    found: list[Scope] = []
+    # Only statements hold definitions (a lambda is no scope): the walk goes through bodies, never expressions.
+    stack: list[tuple[list[ast.AST], str]] = [(list(tree.body), "")]
     while stack:
-        node, prefix = stack.pop()
-        for child in ast.iter_child_nodes(node):
+        nodes, prefix = stack.pop()
+        for node in nodes:
             name = prefix
-            if isinstance(child, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-                name = f"{prefix}{child.name}"
-                start = min([child.lineno, *(d.lineno for d in child.decorator_list)])
-                end = child.end_lineno or child.lineno
-                if not start <= line <= end:
-                    continue
-                if not isinstance(child, ast.ClassDef) and (best is None or start >= best.start):
-                    best = Scope(name, start, end)
+            if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                name = f"{prefix}{node.name}"
+                if not isinstance(node, ast.ClassDef):
+                    start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                    found.append(Scope(name, start, node.end_lineno or node.lineno))
                 name += "."
-            stack.append((child, name))
-    return best
+            for field in _BODIES:
+                inner = getattr(node, field, None)
+                if inner:
+                    stack.append((inner, name))
+    return FunctionTable(tuple(found))
 
 
 def _brace_scope(lines: tuple[str, ...], line: int) -> Scope | None:
@@ -147,3 +173,35 @@ def _ruby_scope(lines: tuple[str, ...], line: int) -> Scope | None:
                     return Scope(match["name"], start, end)
                 break
     return None
+
+
+class ScopeCache:
+    """Python files' ``FunctionTable`` by a key that fixes the file's content (repository, revision, path),
+    the least recently used dropped past ``max_files``; other languages are looked up line by line."""
+
+    def __init__(self, max_files: int) -> None:
+        self.max_files = max_files
+        self._tables: OrderedDict[Hashable, FunctionTable] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def enclosing(self, key: Hashable, lines: tuple[str, ...], line: int, path: str) -> Scope | None:
+        """``enclosing_scope(lines, line, path)``, parsing a Python file once per key."""
+        if not path.endswith(".py"):
+            return enclosing_scope(lines, line, path)
+        if not lines or not 0 < line <= len(lines):
+            return None
+        with self._lock:
+            table = self._tables.get(key)
+            if table is not None:
+                self._tables.move_to_end(key)
+        if table is None:
+            too_big = sum(len(x) + 1 for x in lines) > MAX_BYTES
+            table = FunctionTable(()) if too_big else python_functions(lines)
+            with self._lock:
+                self._tables[key] = table
+                while len(self._tables) > self.max_files:
+                    self._tables.popitem(last=False)
+        return table.enclosing(line)
+
+    def __len__(self) -> int:
+        return len(self._tables)

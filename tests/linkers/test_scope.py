@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
-from linkers.scope import Scope, enclosing_scope
+from linkers.scope import Scope, ScopeCache, enclosing_scope, python_functions
 
 PY = """import functools
 
@@ -127,3 +130,104 @@ def test_broken_python_and_unknown_languages_give_none() -> None:
 def test_minified_lines_are_not_scanned() -> None:
     lines = ("a" * 100_000 + "(", "x();")
     assert enclosing_scope(lines, 2, "a.js") is None
+
+
+def _walked_scope(tree: ast.Module, line: int) -> Scope | None:
+    """The enclosing function as found before ``FunctionTable``: one walk of the tree per line, pruned at every
+    class or function whose span does not hold the line."""
+    best: Scope | None = None
+    stack: list[tuple[ast.AST, str]] = [(tree, "")]
+    while stack:
+        node, prefix = stack.pop()
+        for child in ast.iter_child_nodes(node):
+            name = prefix
+            if isinstance(child, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                name = f"{prefix}{child.name}"
+                start = min([child.lineno, *(d.lineno for d in child.decorator_list)])
+                end = child.end_lineno or child.lineno
+                if not start <= line <= end:
+                    continue
+                if not isinstance(child, ast.ClassDef) and (best is None or start >= best.start):
+                    best = Scope(name, start, end)
+                name += "."
+            stack.append((child, name))
+    return best
+
+
+NESTED = """import functools
+
+
+def outer():
+    @functools.cache
+    def middle():
+        class Local:
+            @staticmethod
+            def deep(): return 1
+        def sibling():
+            return lambda: 2
+        return Local, sibling
+    return middle
+
+
+class A:
+    class B:
+        async def c(self):
+            def d(): pass
+            return d
+
+
+async def blocks(x):
+    try:
+        def in_try(): pass
+    except ValueError:
+        def in_except(): pass
+    else:
+        def in_else(): pass
+    finally:
+        def in_finally(): pass
+    while x:
+        def in_while(): pass
+    else:
+        def in_while_else(): pass
+    async with x as y:
+        def in_with(): pass
+    async for z in y:
+        def in_for(): pass
+    match x:
+        case [1, *rest] if rest:
+            def in_case(): pass
+    if x:
+        def in_if(): pass
+    elif y:
+        def in_elif(): pass
+    return [lambda: 1 for _ in x]
+"""
+
+
+def test_the_function_table_answers_every_line_as_one_walk_per_line_did() -> None:
+    """Every line of the linkers' own Python files and of nested examples: the same scope, name and span."""
+    root = Path(__file__).resolve().parents[2]
+    sources = [NESTED, PY, *(p.read_text() for p in sorted((root / "linkers").glob("*.py")))]
+    checked = 0
+    for text in sources:
+        lines = tuple(text.splitlines())
+        table, tree = python_functions(lines), ast.parse(text)
+        for line in range(1, len(lines) + 1):
+            assert table.enclosing(line) == _walked_scope(tree, line)
+            checked += 1
+        middle = len(lines) // 2 or 1
+        assert enclosing_scope(lines, middle, "a.py") == table.enclosing(middle)
+    assert checked > 2000
+
+
+def test_the_scope_cache_parses_a_file_once_per_key_and_keeps_at_most_its_limit() -> None:
+    cache = ScopeCache(max_files=2)
+    lines = tuple(PY.splitlines())
+    for key in ("rev1:a.py", "rev2:a.py", "rev3:a.py"):
+        assert cache.enclosing(key, lines, 8, "a.py") == Scope("Cart.total.inner", 7, 8)
+    assert len(cache) == 2  # the least recently used went
+    # The key fixes the content: a key seen before answers from its table, not from the lines passed.
+    assert cache.enclosing("rev3:a.py", ("x = 1",) * 20, 12, "a.py") == Scope("Cart.fetch", 11, 12)
+    assert cache.enclosing("rev4:b.py", ("def f(:", "  pass"), 2, "b.py") is None  # does not parse: no scope
+    assert cache.enclosing("rev5:a.rb", tuple(RUBY.splitlines()), 3, "a.rb") == Scope("total", 2, 4)
+    assert cache.enclosing("rev3:a.py", lines, 99, "a.py") is None  # past the end
