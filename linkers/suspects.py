@@ -12,6 +12,8 @@ most, strongest first, then the notes that lowered it.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -34,6 +36,9 @@ from linkers.suspect_features import (
 )
 
 SHORTLIST = 30  # candidates whose commit facts are read (one ``git log`` for all); the rest keep trace features
+MAX_CACHED_FACTS = 32768  # commits whose ``git log`` facts a process keeps (docs/limits.md)
+
+Facts = tuple[tuple[str, ...], int, int, int]  # parents, files, insertions, deletions (``RepoView.commit_facts``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +95,7 @@ class SuspectRanker:
 
     def rank(
         self, evidence: Evidence, repo: RepoView, model: LinearModel | None = None
-    ) -> tuple[list[Scored], int, dict[str, tuple[tuple[str, ...], int, int, int]]]:
+    ) -> tuple[list[Scored], int, dict[str, Facts]]:
         """Every candidate scored (by ``model``, default this ranker's), best first; the count of commits newer
         than first-seen; the commit facts."""
         model = model or self.model
@@ -100,7 +105,7 @@ class SuspectRanker:
         trace_features(candidates, first_seen)
         # Commit facts cost a git call: read them for the candidates that can still win.
         shortlist = select_shortlist(list(candidates.values()), lambda c: c.features, model)
-        facts = repo.commit_facts([c.commit.sha for c in shortlist])
+        facts = _FACTS.get(repo, [c.commit.sha for c in shortlist])
         deploy = repo.commits_in_range(*evidence.release_range) if evidence.release_range else None
         for cand in shortlist:
             commit_features(cand, facts.get(cand.commit.sha), deploy, self.ranking.bulk_files)
@@ -123,6 +128,40 @@ class SuspectRanker:
             reasons=tuple(reasons(scored, commit, first_seen, reformatted)),
             features=tuple(sorted((k, round(v, 4)) for k, v in scored.candidate.features.items())),
         )
+
+
+class FactsCache:
+    """``RepoView.commit_facts`` remembered per commit (a commit's facts never change), the least recently used
+    dropped past ``max_commits``: one ``git log`` for the commits not seen before, none when all were."""
+
+    def __init__(self, max_commits: int) -> None:
+        self.max_commits = max_commits
+        self._facts: OrderedDict[tuple[str, str], Facts] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, repo: RepoView, shas: list[str]) -> dict[str, Facts]:
+        root = str(repo.root)
+        found: dict[str, Facts] = {}
+        with self._lock:
+            for sha in shas:
+                known = self._facts.get((root, sha))
+                if known is not None:
+                    self._facts.move_to_end((root, sha))
+                    found[sha] = known
+        missing = [sha for sha in shas if sha not in found]
+        fresh = repo.commit_facts(missing) if missing else {}
+        with self._lock:
+            for sha, facts in fresh.items():
+                self._facts[(root, sha)] = facts
+            while len(self._facts) > self.max_commits:
+                self._facts.popitem(last=False)
+        return {sha: found[sha] if sha in found else fresh[sha] for sha in shas if sha in found or sha in fresh}
+
+    def __len__(self) -> int:
+        return len(self._facts)
+
+
+_FACTS = FactsCache(MAX_CACHED_FACTS)
 
 
 def select_shortlist(items: list[T], features_of: Callable[[T], dict[str, float]], model: LinearModel) -> list[T]:
