@@ -9,10 +9,11 @@ entries. An entry holds, per line asked so far, the commit, its original path an
 attribution is a cosmetic change (``is_cosmetic``, computed once); plus the metadata of those commits. The
 line's text is not stored: it is the file's line at the revision.
 
-Line ranges first, then the whole file: the first time a file is asked at a revision only the asked lines are
-blamed (on real files a whole-file blame costs several times a ranged one, docs/limits.md); the second time a
-file is asked with lines the entry lacks, all its remaining lines are blamed at once, so a file that traces keep
-touching costs two blames at most per revision.
+The whole file at once: the first time a file of up to ``WHOLE_FILE_LINES`` lines is asked at a revision, all of
+its lines are blamed, so every later ask of it is answered from the index (a whole-file blame costs about what a
+ranged one does: git walks the file's history either way; docs/limits.md). A longer file has only the asked
+lines blamed the first time, and all its remaining lines the second time it is asked with lines the entry
+lacks, so a file that traces keep touching costs two blames at most per revision.
 
 Carry-forward: asked about revision R2 with an entry of the same options at an ancestor R1 (the nearest one in
 the index), ``git blame --porcelain -w [--ignore-rev …] -L … R1..R2 -- path`` blames only the changes of
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SCHEMA = 1  # part of the options key: entries of another schema are never read
+WHOLE_FILE_LINES = 1000  # a file up to this long is blamed whole the first time it is asked (docs/limits.md)
 _MAX_CACHED_ENTRIES = 1024  # entries kept in process memory besides the store (a daemon's hot files)
 _MAX_BASES = 8  # earlier revisions considered for carry-forward, the ones holding most of the files first
 _MAX_CARRY_COMMITS = 5000  # farther than this, a full blame is as cheap as blaming the range
@@ -165,8 +167,11 @@ class BlameIndex:
             missing = {path: sorted(asked[path] - entries[keys[path]].lines.keys()) for path in wanted}
             missing = {path: lines for path, lines in missing.items() if lines}
             for path in missing:
-                if entries[keys[path]].lines:  # asked before at this revision: the rest of the file, at once
-                    every = range(1, len(blob_lines(repo, rev, path)) + 1)
+                length = len(blob_lines(repo, rev, path))
+                # The rest of the file at once: at the first ask for a file of up to WHOLE_FILE_LINES lines, else
+                # when asked again at this revision.
+                if length <= WHOLE_FILE_LINES or entries[keys[path]].lines:
+                    every = range(1, length + 1)
                     missing[path] = sorted(set(every).union(missing[path]) - entries[keys[path]].lines.keys())
             self.last.hits += len(wanted) - len(missing)
             if missing:

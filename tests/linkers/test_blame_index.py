@@ -265,8 +265,13 @@ def test_carried_over_a_long_range_with_a_fixed_ignore_list(history: History, tm
             assert index.store.blame_index_stats()["misses"] >= 1
 
 
-def test_line_ranges_filled_lazily_equal_git(history: History, tmp_path: Path) -> None:
-    """Ranges asked a few at a time, at an old revision and then a new one (the old entry is filled on demand)."""
+@pytest.mark.parametrize("whole_file_lines", [0, blame_index.WHOLE_FILE_LINES])
+def test_line_ranges_filled_lazily_equal_git(
+    history: History, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, whole_file_lines: int
+) -> None:
+    """Ranges asked a few at a time, at an old revision and then a new one (the old entry is filled on demand):
+    with every file blamed by ranges first (0) and with short files blamed whole at once (the default)."""
+    monkeypatch.setattr(blame_index, "WHOLE_FILE_LINES", whole_file_lines)
     repo = RepoView(history.b.root)
     index = _index(tmp_path)
     rng = random.Random(3)
