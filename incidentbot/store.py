@@ -759,11 +759,13 @@ class Store:
             )
             return [str(text) for text in rows.scalars()]
 
-    def learned_issues(self, fingerprint: str) -> list[int]:
-        """Issues whose case was learnt from this incident."""
+    def withdraw_learned(self, fingerprint: str) -> list[int]:
+        """Forget the cases learnt from this incident (its issue was reopened); their issue numbers."""
         with self._begin() as conn:
             rows = conn.execute(select(learned_cases.c.issue).where(learned_cases.c.fingerprint == fingerprint))
-            return [int(n) for n in rows.scalars()]
+            issues = [int(n) for n in rows.scalars()]
+            conn.execute(learned_cases.delete().where(learned_cases.c.fingerprint == fingerprint))
+            return issues
 
     def save_calibration(
         self, repo: str, weights: str | None, cases: int, in_use: bool, summary: str, when: datetime | None = None

@@ -207,8 +207,7 @@ def _learn(store: Store, settings: Settings, incident: Incident) -> None:
 
 def _unlearn(store: Store, incident: Incident) -> None:
     """A reopened issue: its fix did not fix it, so the case learnt from it goes."""
-    for number in store.learned_issues(incident.fingerprint):
-        store.withdraw_case(None, number)
+    for number in store.withdraw_learned(incident.fingerprint):
         log.info("learn: issue #%s was reopened: its case is withdrawn", number)
 
 
