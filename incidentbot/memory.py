@@ -14,11 +14,9 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
 
-from incidentbot.models import Evidence
+from incidentbot.models import Evidence, ResolvedIncident, SeenBefore, Signature
 
 MAX_SEEN = 3  # earlier incidents a report links, most alike first
 SIMILAR_MESSAGE = 0.85  # difflib ratio of two message shapes that counts as "the same message"
@@ -38,62 +36,26 @@ _VARIABLE = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Signature:
-    """What two incidents must share to count as the same problem."""
-
-    exception_type: str
-    function: str | None  # the failing function (the report's location)
-    path: str | None  # the failing file, repository-relative
-    message: str  # the exception message's shape: variable parts replaced by "<>"
-
-
-@dataclass(frozen=True, slots=True)
-class ResolvedIncident:
-    """A resolved incident as the store keeps it: its signature, its issue and what fixed it."""
-
-    fingerprint: str
-    signature: Signature
-    issue_number: int | None
-    issue_url: str | None
-    fix_sha: str | None
-    fix_summary: str | None
-    fixed_by: str | None  # the fix commit's author, as a name or @login
-    resolved_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class SeenBefore:
-    """One earlier incident a new one resembles, and why."""
-
-    incident: ResolvedIncident
-    matched_on: Literal["exception and function", "file and message", "same error"]
-
-    @property
-    def reason(self) -> str:
-        return {
-            "same error": "the same error, resolved before: a regression",
-            "exception and function": "the same exception in the same function",
-            "file and message": "the same message in the same file",
-        }[self.matched_on]
-
-
 def message_shape(text: str) -> str:
     """The message with its variable parts replaced by ``<>`` and whitespace squashed."""
     return " ".join(_VARIABLE.sub("<>", text).split())[:_SHAPE_CHARS]
 
 
 def signature(evidence: Evidence) -> Signature | None:
-    """The signature of a linked incident: its innermost exception and the report's location."""
+    """The signature of a linked incident: its innermost exception, and the report's location or else the
+    innermost frame that maps to the repository."""
     if not evidence.trace.exceptions:
         return None
     exc = evidence.trace.exceptions[-1]
+    in_app = [f for f in exc.frames if f.repo_path] or list(exc.frames)
+    innermost = in_app[-1] if in_app else None
     location = evidence.location
-    function = location.function if location else _innermost_function(evidence)
+    function = location.function if location else innermost.function if innermost else None
+    path = location.path if location else innermost.repo_path if innermost else None
     return Signature(
         exception_type=exc.type.rsplit(".", 1)[-1],
         function=_bare(function),
-        path=location.path if location else None,
+        path=path,
         message=message_shape(exc.value),
     )
 
@@ -123,21 +85,23 @@ def _match(
     other = past.signature
     if sig.function and sig.exception_type == other.exception_type and sig.function == other.function:
         return "exception and function"
-    if sig.path and sig.path == other.path and _similar(sig.message, other.message):
+    if _same_file(sig.path, other.path) and _similar(sig.message, other.message):
         return "file and message"
     return None
+
+
+def _same_file(a: str | None, b: str | None) -> bool:
+    """The same file, where one side may be a path as a trace printed it (``/srv/app/shop/cart.py``)."""
+    if not a or not b:
+        return False
+    a, b = a.replace("\\", "/"), b.replace("\\", "/")
+    return a == b or a.endswith("/" + b) or b.endswith("/" + a)
 
 
 def _similar(a: str, b: str) -> bool:
     if not a or not b:
         return False
     return a == b or difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= SIMILAR_MESSAGE
-
-
-def _innermost_function(evidence: Evidence) -> str | None:
-    frames = evidence.trace.exceptions[-1].frames
-    in_app = [f for f in frames if f.repo_path] or list(frames)
-    return in_app[-1].function if in_app else None
 
 
 def _bare(function: str | None) -> str | None:

@@ -177,6 +177,46 @@ class Owner:
 
 
 @dataclass(frozen=True, slots=True)
+class Signature:
+    """What two incidents must share to count as the same problem."""
+
+    exception_type: str
+    function: str | None  # the failing function (the report's location)
+    path: str | None  # the failing file, repository-relative
+    message: str  # the exception message's shape: variable parts replaced by "<>"
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedIncident:
+    """A resolved incident as the store keeps it: its signature, its issue and what fixed it (when found)."""
+
+    fingerprint: str
+    signature: Signature
+    issue_number: int | None
+    issue_url: str | None
+    fix_sha: str | None
+    fix_summary: str | None
+    fixed_by: str | None  # the fix commit's author, as a name or @login
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SeenBefore:
+    """One earlier incident a new one resembles, and why (``incidentbot.memory``)."""
+
+    incident: ResolvedIncident
+    matched_on: Literal["exception and function", "file and message", "same error"]
+
+    @property
+    def reason(self) -> str:
+        return {
+            "same error": "the same error, resolved before: a regression",
+            "exception and function": "the same exception in the same function",
+            "file and message": "the same message in the same file",
+        }[self.matched_on]
+
+
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """Everything the linkers established about one trace; what drafters and reporters read."""
 
@@ -194,6 +234,7 @@ class Evidence:
     remote_url: str | None = None  # https URL of the repository's GitHub remote, when known
     release_range: tuple[str, str] | None = None  # resolved deploy range (old, new) commits
     ranked_by: str | None = None  # which weights ranked the suspects: "shipped weights" or "calibrated on N …"
+    seen_before: tuple[SeenBefore, ...] = ()  # resolved incidents this one resembles, most alike first
 
     def with_warning(self, *warnings: str) -> Evidence:
         from dataclasses import replace

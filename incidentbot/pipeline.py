@@ -1,4 +1,5 @@
-"""The only module that knows the order of the stages: parse → scrub → link → draft (then deliver.py posts).
+"""The only module that knows the order of the stages: parse → scrub → link → recall → draft (then deliver.py
+posts).
 
 Each stage is a plain function of its input. A linker that fails on one trace is logged and the triage goes on
 with what the others found, so one broken stage never costs the whole report.
@@ -17,6 +18,7 @@ from incidentbot.errors import IncidentbotError
 from incidentbot.fingerprint import fingerprint
 from incidentbot.models import Evidence, Report, Trace
 from incidentbot.parse import parse_trace
+from incidentbot.recall import recall
 from incidentbot.registry import linker_class
 from incidentbot.repo import RepoView
 from incidentbot.revision import choose_revision
@@ -33,8 +35,9 @@ def triage(
     trace = parse_trace(raw, settings.limits)
     if input_warnings:
         trace = replace(trace, warnings=input_warnings + trace.warnings)
-    evidence = link(trace, settings, now=now)
-    return draft(evidence, settings, open_repo(settings.repo.resolve()))
+    repo = open_repo(settings.repo.resolve())
+    evidence = recall(link(trace, settings, now=now), settings, repo)
+    return draft(evidence, settings, repo)
 
 
 def link(trace: Trace, settings: Settings, *, now: datetime | None = None) -> Evidence:

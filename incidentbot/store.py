@@ -803,6 +803,26 @@ class Store:
             )
             return [(str(r), int(n), bool(u)) for r, n, u in rows]
 
+    def remembered(self, repo: str, limit: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """What "Seen before" reads (incidentbot/recall.py): the repository's labelled cases (issue, fingerprint,
+        fix, case JSON, learnt at), newest issue first, and the resolved incidents with an issue (fingerprint,
+        issue number, issue URL, last seen, report JSON), most recent first."""
+        c, i = learned_cases.c, incidents.c
+        with self._begin() as conn:
+            cases = conn.execute(
+                select(c.issue, c.fingerprint, c.fix, c.case_json, c.learned_at)
+                .where(c.repo == repo)
+                .order_by(c.issue.desc())
+                .limit(limit)
+            )
+            resolved = conn.execute(
+                select(i.fingerprint, i.issue_number, i.issue_url, i.last_seen, i.report_json)
+                .where(i.state == "resolved", i.issue_number.is_not(None))
+                .order_by(i.last_seen.desc())
+                .limit(limit)
+            )
+            return [tuple(r) for r in cases], [tuple(r) for r in resolved]
+
     def delete_incident(self, fingerprint: str) -> None:
         """Forget an incident: its row, deliveries, kept posts, aliases and every case learnt from it."""
         with self._begin() as conn:

@@ -52,6 +52,7 @@ def _sections(report: Report, now: datetime) -> list[Text]:
     out.append(_where(evidence))
     out += _suspects(evidence, now)
     out += _owners(evidence)
+    out += _seen_before(evidence)
     out += _frames(evidence)
     out += _analysis(report)
     if evidence.warnings:
@@ -123,6 +124,24 @@ def _owners(evidence: Evidence) -> list[Text]:
         )
     lines.append(Text(""))
     return lines
+
+
+def _seen_before(evidence: Evidence) -> list[Text]:
+    lines = []
+    for index, seen in enumerate(evidence.seen_before):
+        past = seen.incident
+        text = Text("Seen before" if index == 0 else "           ", style="bold").append(
+            f" #{past.issue_number}", style="cyan"
+        )
+        text.append(_safe(f" {seen.reason}; "))
+        if past.fix_sha:
+            text.append("fixed by ").append(past.fix_sha[:7], style="yellow")
+            text.append(_safe(f" {past.fix_summary or ''}"[:61].rstrip()))
+            text.append(_safe(f" — {past.fixed_by}" if past.fixed_by else ""), style="dim")
+        else:
+            text.append("its fix was not found", style="dim")
+        lines.append(text)
+    return [*lines, Text("")] if lines else []
 
 
 def _analysis(report: Report) -> list[Text]:

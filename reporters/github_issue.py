@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from incidentbot.draft.template import cause_and_owner, trace_text
+from incidentbot.draft.template import cause_and_owner, seen_rows, trace_text
 from incidentbot.models import Evidence, Owner, Report, SuspectCommit
 from incidentbot.people import GITHUB_LOGIN
 from incidentbot.prompting import environment
@@ -66,6 +66,7 @@ def issue_body(report: Report, logins: Mapping[str, str], now: datetime) -> str:
             remote_url=safe_url(evidence.remote_url),
             suspects=[_suspect_row(s, logins) for s in evidence.suspects],
             owners=[_owner_row(o, logins) for o in evidence.owners],
+            seen_before=seen_rows(evidence),
             trace_text=trace_text(evidence.trace),
             warnings=[Markdown(md_code(warning)) for warning in evidence.warnings],
             fingerprint=evidence.fingerprint,

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from incidentbot.models import Analysis, Evidence, Owner, Report, SuspectCommit, Usage
+from incidentbot.models import Analysis, Evidence, Owner, Report, SeenBefore, SuspectCommit, Usage
 
 SCHEMA_VERSION = 1
 
@@ -40,12 +40,25 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "location": _location(evidence),
         "suspects": [_suspect(s) for s in evidence.suspects],
         "owners": [_owner(o) for o in evidence.owners],
+        "seen_before": [_seen(s) for s in evidence.seen_before],
         "redactions": evidence.redactions,
         "warnings": list(evidence.warnings),
         "drafted_by": report.drafted_by,
         "analysis": _analysis(report.analysis),
         "analysis_note": report.analysis_note,
         "usage": _usage(report.usage),
+    }
+
+
+def _seen(seen: SeenBefore) -> dict[str, Any]:
+    past = seen.incident
+    return {
+        "issue": past.issue_number,
+        "url": past.issue_url,
+        "matched_on": seen.matched_on,
+        "fix": past.fix_sha,
+        "fix_summary": past.fix_summary,
+        "fixed_by": past.fixed_by,
     }
 
 

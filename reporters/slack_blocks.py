@@ -50,6 +50,8 @@ def root_message(report: Report, incident: Incident, owners: Sequence[str], now:
         blocks += _suspect_blocks(report, report.evidence.suspects[0], now)
     if owners:
         blocks.append(_mrkdwn_section("*Owners:* " + ", ".join(owners)))
+    if report.evidence.seen_before:
+        blocks.append(_mrkdwn_section(_seen_before(report)))
     blocks += _analysis_blocks(report)
     frames = _frames(report)
     if frames:
@@ -139,6 +141,24 @@ def _suspect_blocks(report: Report, top: SuspectCommit, now: datetime) -> list[B
     if reasons:
         blocks.append(ContextBlock(elements=[_mrkdwn(reasons)]))
     return blocks
+
+
+def _seen_before(report: Report) -> str:
+    """Earlier incidents like this one: the issue, what fixed it and who (values from git in code)."""
+    lines = ["*Seen before:*"]
+    remote = report.evidence.remote_url
+    for seen in report.evidence.seen_before:
+        past = seen.incident
+        line = f"• {link(past.issue_url, f'#{past.issue_number}')} {escape(seen.reason)}; "
+        if past.fix_sha:
+            fix = link(f"{remote}/commit/{past.fix_sha}" if remote else None, code(past.fix_sha[:7]))
+            line += f"fixed by {fix}"
+            line += f" {code(past.fix_summary, 80)}" if past.fix_summary else ""
+            line += f" ({code(past.fixed_by, 60)})" if past.fixed_by else ""
+        else:
+            line += "its fix was not found"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def _analysis_blocks(report: Report) -> list[Block]:

@@ -222,6 +222,16 @@ class Agent:
             frames_text=frames_text,
             suspects=suspects,
             owners=owners,
+            seen_before=[
+                {
+                    "issue": seen.incident.issue_number,
+                    "reason": seen.reason,
+                    "fix": seen.incident.fix_sha,
+                    "fix_summary": seen.incident.fix_summary or "",
+                    "fixed_by": seen.incident.fixed_by or "unknown",
+                }
+                for seen in evidence.seen_before
+            ],
         )
         return scrub_text(text, self.settings.redaction)[0]
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from incidentbot.models import Analysis, Evidence, Report, Trace, Usage
 from incidentbot.prompting import environment
-from incidentbot.render_safe import md_code, md_text, strip_invisible
+from incidentbot.render_safe import md_code, md_text, safe_url, strip_invisible
 
 TITLE_MESSAGE_CHARS = 80
 
@@ -31,6 +31,7 @@ def draft_report(
             revision_reason=evidence.revision_reason or "",
             suspects=evidence.suspects,
             owners=evidence.owners,
+            seen_before=seen_rows(evidence),
             frames=[f for exc in evidence.trace.exceptions for f in exc.frames][-40:],
             trace_text=trace_text(evidence.trace),
             warnings=evidence.warnings,
@@ -107,3 +108,12 @@ def trace_text(trace: Trace) -> str:
 def _first_line(text: str, limit: int) -> str:
     line = text.strip().splitlines()[0] if text.strip() else ""
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def seen_rows(evidence: Evidence) -> list[dict[str, object]]:
+    """The "Seen before" entries as the Markdown templates show them: the earlier issue links only to an
+    https URL (``safe_url``)."""
+    return [
+        {"incident": s.incident, "reason": s.reason, "url": safe_url(s.incident.issue_url)}
+        for s in evidence.seen_before
+    ]

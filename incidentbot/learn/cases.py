@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ import git as gitpython
 
 from incidentbot.draft.template import trace_text
 from incidentbot.errors import IncidentbotError
+from incidentbot.memory import signature
 from incidentbot.models import LineBlame, Trace
 from incidentbot.parse import parse_trace
 from incidentbot.pipeline import link, open_repo
@@ -138,6 +139,7 @@ def build_case(
         ],
         "trace": trace_text(evidence.trace),  # scrubbed by link()
         "fingerprint": evidence.fingerprint,
+        "signature": asdict(sig) if (sig := signature(evidence)) else None,  # for "Seen before" (memory.py)
     }
     return Built(case)
 
