@@ -43,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.model_cost import measure as model_cost
         from benchmarks.model_cost import section as model_cost_section
 
+        from benchmarks.learning import run as run_learning
+
         lines += run_crossval(repos, args.corpus)
+        lines += run_learning(repos, args.corpus)
         lines += model_cost_section(model_cost(repos))
         lines += accuracy_section(run_accuracy(cases, repos))
     if args.only in (None, "speed"):
