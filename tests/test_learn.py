@@ -250,3 +250,24 @@ def test_bad_input_is_one_line_and_exit_2(
 def test_learn_needs_issues_and_a_checkout(tmp_path: Path) -> None:
     result = _learn("--repo", str(tmp_path))
     assert result.exit_code == 2 and "not a git repository" in result.stderr
+
+
+def test_the_fit_is_deterministic_and_a_few_cases_move_it_only_a_little() -> None:
+    from linkers.calibration import CaseCandidate, LabelledCase, fit
+    from linkers.model import shipped
+
+    model = shipped("suspects")
+    name = model.features[0]  # whatever the shipped model's features are today
+
+    def case(n: int) -> LabelledCase:
+        culprit = CaseCandidate("a" * 40, 1.0, "x", {name: 0.0})
+        other = CaseCandidate("b" * 40, 2.0, "y", {name: 1.0})
+        return LabelledCase(n, frozenset({culprit.sha}), frozenset({"x"}), other.sha, (culprit, other))
+
+    few, many = fit(model, [case(n) for n in range(3)], "few"), fit(model, [case(n) for n in range(60)], "many")
+    assert fit(model, [case(n) for n in range(3)], "few") == few
+    moved_few = abs(few.coefficients[0] - model.coefficients[0])
+    moved_many = abs(many.coefficients[0] - model.coefficients[0])
+    assert many.coefficients[0] < model.coefficients[0]  # the culprits lack the feature: its weight goes down
+    assert 0 < moved_few < moved_many
+    assert few.features == model.features and few.means == model.means
