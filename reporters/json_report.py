@@ -40,6 +40,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "location": _location(evidence),
         "suspects": [_suspect(s) for s in evidence.suspects],
         "owners": [_owner(o) for o in evidence.owners],
+        "ranked_by": (evidence.ranked_by or "shipped weights") if evidence.suspects else None,
         "seen_before": [_seen(s) for s in evidence.seen_before],
         "redactions": evidence.redactions,
         "warnings": list(evidence.warnings),

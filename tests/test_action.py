@@ -3,11 +3,14 @@ Slack servers: the clone is deepened and one issue is created; a second run (its
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -152,3 +155,43 @@ def test_the_documented_workflows_use_only_the_actions_inputs(workflow: Path) ->
     assert steps
     for step in steps:
         assert set(step.get("with", {})) <= set(ACTION["inputs"]), step
+
+
+def test_a_later_run_of_the_action_learns_the_incident_whose_issue_was_closed(
+    git_repo: GitRepoBuilder, tmp_path: Path
+) -> None:
+    from tests.test_learn import build_history
+    from tests.test_learn_github import GitHubWithFixes
+
+    incidents = build_history(git_repo, "validators", 2, 2, fix_message="check_{i} reads the amount again")
+    workspace = tmp_path / "workspace"
+    subprocess.run(["git", "clone", "-q", f"file://{git_repo.root}", str(workspace)], check=True)
+    runner_temp = tmp_path / "runner-temp"  # the Actions cache keeps the store between the two runs
+    with GitHubWithFixes() as github:
+        for number, incident in enumerate(incidents, 1):
+            assert incident.fix is not None
+            trace = tmp_path / f"trace-{number}.txt"
+            trace.write_text(incident.trace)
+            inputs = {"mode": "triage", "trace": str(trace), "github-token": GITHUB_TOKEN}
+            env = {
+                **os.environ,
+                **_step_env(inputs, runner_temp),
+                "GITHUB_WORKSPACE": str(workspace),
+                "GITHUB_REPOSITORY": "acme/shop",
+                "GITHUB_API_URL": github.api_url,
+                "INCIDENTBOT_GITHUB_WRITE_INTERVAL": "0",
+                "INCIDENTBOT_REV": git_repo.git("rev-parse", f"{incident.fix}^").strip(),
+            }
+            done = _run_action(env)
+            assert done.returncode == 0, done.stdout + done.stderr
+            if number == 1:  # between the runs, a commit that says nothing of the issue closes it
+                github.close(1)
+                github.closing_commits[1] = incidents[0].fix
+        assert [issue.number for issue in github.issues] == [1, 2]
+    store = runner_temp / "incidentbot-state" / "state.sqlite3"
+    with closing(sqlite3.connect(store)) as conn:
+        rows = conn.execute("SELECT issue, fix, found_by, case_json FROM learned_cases").fetchall()
+        state = conn.execute("SELECT state FROM incidents WHERE issue_number = 1").fetchone()
+    assert [(issue, fix, found_by) for issue, fix, found_by, _ in rows] == [(1, incidents[0].fix, "closed_event")]
+    assert json.loads(rows[0][3])["culprits"] == [incidents[0].culprit]
+    assert state == ("resolved",)

@@ -2,7 +2,8 @@
 Sentry or triage one trace, post, and write the step's outputs.
 
 Stateless by design: the store lives in the runner's temp folder (action.yml keeps it in the Actions cache
-between runs, so Sentry cursors survive); when the cache is gone, the GitHub issue is found again by its
+between runs, so Sentry cursors and what was learnt from closed issues survive; each run first syncs closed
+issues, as the daemon does); when the cache is gone, the GitHub issue is found again by its
 fingerprint marker and the Slack thread by its metadata, so a second run never duplicates either.
 """
 
@@ -15,8 +16,9 @@ from pathlib import Path
 
 from incidentbot import pipeline, settings
 from incidentbot.errors import ConfigError, IncidentbotError, LinkError
+from incidentbot.interfaces import IssueTracker
 from incidentbot.parse.input import read_input
-from incidentbot.service.deliver import Outcome, configured_publishers, deliver
+from incidentbot.service.deliver import Outcome, configured_publishers, deliver, sync_states
 from incidentbot.service.event_queue import EventQueue
 from incidentbot.service.poller import poll_once
 from incidentbot.service.sources.sentry_api import fetch_issue_event
@@ -56,6 +58,7 @@ def main() -> int:
                 "nothing to post to", "pass github-token (and slack-bot-token, slack-channel) to the action"
             )
         store = open_store(conf.effective_database_url, conf.stale_after_seconds)
+        _sync(conf, publishers, store)
         if mode == "triage":
             outcomes = _triage(conf, env.get("INCIDENTBOT_ACTION_TRACE", "").strip(), publishers, store)
             incidents = 1
@@ -75,6 +78,23 @@ def main() -> int:
         if outcome.action != "failed":
             print(f"{outcome.reporter}: {outcome.action} {outcome.url or ''}".rstrip(), file=sys.stderr)
     return 1 if failed else 0
+
+
+def _sync(conf: settings.Settings, publishers: list, store) -> None:  # type: ignore[type-arg, no-untyped-def]
+    """As the daemon's sync: incidents whose GitHub issue was closed since the last run become resolved and
+    labelled cases (docs/learning.md); a reopened one withdraws its case. GitHub failing here costs a warning,
+    not the run."""
+    github = next((p for p in publishers if isinstance(p, IssueTracker)), None)
+    if github is None:
+        return
+    others = [p for p in publishers if p is not github]
+    try:
+        outcomes = sync_states(store, github, others, conf.claim_wait_seconds, conf)
+    except IncidentbotError as exc:
+        print(f"::warning::could not sync closed issues: {exc.one_line()}")
+        return
+    for outcome in outcomes:
+        print(f"sync: {outcome.reporter} {outcome.action} {outcome.url or ''}".rstrip(), file=sys.stderr)
 
 
 def _triage(conf: settings.Settings, trace: str, publishers: list, store) -> list[Outcome]:  # type: ignore[type-arg, no-untyped-def]
