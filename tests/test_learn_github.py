@@ -178,3 +178,40 @@ def test_learn_from_github_finds_fixes_by_closed_event_and_pull_request(
     ]
     assert {s["issue"]: s["reason"] for s in out["skipped"]}[3].startswith("no fix found")
     assert sorted(_cases(env)) == [1, 2]
+
+
+def test_a_trace_pasted_in_a_comment_is_found_on_github_and_in_an_export(
+    env: str, github: GitHubWithFixes, shop: list[Incident], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    github._create_issue({"title": "Checkout crashes", "body": "It crashes when I pay, traceback below."})
+    github._create_issue({"title": "Also broken", "body": "Same here, no details."})
+    github._issue(1).comments += ["Here it is:", f"```\n{shop[0].trace}```"]  # type: ignore[union-attr]
+    for number in (1, 2):
+        github.close(number)
+        github.closing_commits[number] = shop[number - 1].fix
+    result = CliRunner().invoke(main, ["learn", "--json", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert [(i["issue"], i["fix"], i["culprits"]) for i in out["items"]] == [(1, shop[0].fix, [shop[0].culprit])]
+    assert {s["issue"]: s["reason"] for s in out["skipped"]} == {2: "no stack trace in its body or comments"}
+
+    exported = tmp_path / "issues.json"  # `gh issue list --state closed --json number,title,body,comments,...`
+    exported.write_text(
+        json.dumps(
+            [
+                {
+                    "number": 9,
+                    "title": "Crash",
+                    "body": "see the comment",
+                    "state": "closed",
+                    "comments": [{"author": {"login": "someone"}, "body": f"```\n{shop[1].trace}```"}],
+                }
+            ]
+        )
+    )
+    monkeypatch.delenv("GITHUB_TOKEN")  # offline: fixes only from commit messages, and none names #9
+    offline = CliRunner().invoke(main, ["learn", "--issues-from", str(exported), "--json", "--dry-run"])
+    assert offline.exit_code == 0, offline.output  # exit 2 ("no stack trace") had the comment not been read
+    assert json.loads(offline.stdout)["skipped"] == [
+        {"issue": 9, "reason": "no fix found (closed event, pull request or commit message)"}
+    ]

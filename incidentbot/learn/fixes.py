@@ -72,6 +72,9 @@ class CommitMessages:
         return None
 
 
+MAX_COMMENTS = 50  # comments of an issue read for a trace, when its body has none
+
+
 class GitHubFixes:
     """Closed events and merged pull requests of one GitHub repository, through PyGithub."""
 
@@ -108,6 +111,11 @@ class GitHubFixes:
             log.info("github: %d merged pull requests of %s", len(self._pulls), self.repository)
         closing = closing_pattern(number)
         return next((sha for sha, body in self._pulls if closing.search(body)), None)
+
+    def comment_bodies(self, number: int) -> list[str]:
+        """The texts of an issue's first ``MAX_COMMENTS`` comments, oldest first."""
+        comments = self.repo().get_issue(number).get_comments()
+        return [str(c.body or "") for _, c in zip(range(MAX_COMMENTS), comments, strict=False)]
 
     def issues(self) -> Iterable[Mapping[str, Any]]:
         """The repository's closed issues (pull requests left out) as REST objects."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from incidentbot.errors import IncidentbotError, ParseError
 from incidentbot.learn.cases import build_case, issue_trace, recorded_revision
-from incidentbot.learn.fixes import CommitMessages, Fix, GitHubFixes, find_fix
+from incidentbot.learn.fixes import MAX_COMMENTS, CommitMessages, Fix, GitHubFixes, find_fix
 from incidentbot.models import Incident, Trace
 from incidentbot.pipeline import open_repo
 from incidentbot.settings import Settings
@@ -107,8 +107,12 @@ def _learn_one(
         return
     body = str(issue.get("body") or "")
     trace = issue_trace(body, settings)
+    for comment in () if trace is not None else _comment_bodies(issue, number, github):
+        trace = issue_trace(comment, settings)
+        if trace is not None:
+            break
     if trace is None:
-        outcome.skipped.append((number, "no stack trace in its body"))
+        outcome.skipped.append((number, "no stack trace in its body or comments"))
         return
     outcome.traces += 1
     repo = open_repo(settings.repo.resolve())
@@ -125,6 +129,21 @@ def _learn_one(
         outcome.skipped.append((number, learnt))
     else:
         outcome.learnt.append(learnt)
+
+
+def _comment_bodies(issue: Mapping[str, Any], number: int, github: GitHubFixes | None) -> list[str]:
+    """An issue's comments: carried by an export (``gh issue list --json comments``: a list of objects with a
+    ``body``), else read from GitHub when the REST object counts some."""
+    comments = issue.get("comments")
+    if isinstance(comments, list):
+        return [str(c.get("body") or "") for c in comments if isinstance(c, Mapping)][:MAX_COMMENTS]
+    if github is None or not isinstance(comments, int) or comments <= 0:
+        return []
+    try:
+        return github.comment_bodies(number)
+    except Exception as exc:  # GitHub's answer for one issue must not cost the others
+        log.warning("could not read the comments of issue #%d: %s: %s", number, type(exc).__name__, exc)
+        return []
 
 
 def _case(

@@ -80,6 +80,8 @@ class FakeGitHub(FakeServer):
             issue = self._issue(int(match[1]))
             if issue is None:
                 return _not_found()
+            if m == "GET":
+                return Response(200, [{"id": i, "body": text} for i, text in enumerate(issue.comments, 1)])
             issue.comments.append(request.body["body"])
             return Response(201, {"id": len(issue.comments), "body": request.body["body"]})
         if match := re.fullmatch(r"/issues/(\d+)/labels", path):
