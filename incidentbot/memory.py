@@ -52,12 +52,13 @@ def signature(evidence: Evidence) -> Signature | None:
     location = evidence.location
     function = location.function if location else innermost.function if innermost else None
     path = location.path if location else innermost.repo_path if innermost else None
-    return Signature(
-        exception_type=exc.type.rsplit(".", 1)[-1],
-        function=_bare(function),
-        path=path,
-        message=message_shape(exc.value),
-    )
+    return make_signature(exc.type, exc.value, function, path)
+
+
+def make_signature(exception_type: str, message: str, function: str | None, path: str | None) -> Signature:
+    """``ValueError`` and ``builtins.ValueError``, ``Cart.total`` and ``total`` are the same; the message is
+    kept as its shape."""
+    return Signature(exception_type.rsplit(".", 1)[-1], _bare(function), path, message_shape(message))
 
 
 def seen_before(

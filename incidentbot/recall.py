@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from incidentbot.memory import message_shape, seen_before, signature
+from incidentbot.memory import make_signature, seen_before, signature
 from incidentbot.models import Evidence, ResolvedIncident, SeenBefore, Signature, SuspectCommit
 from incidentbot.repo import RepoView
 from incidentbot.settings import Settings
@@ -157,12 +157,7 @@ def _from_report(
     location = evidence.get("location") or {}
     function = location.get("function") or (frames[-1].get("function") if frames else None)
     path = location.get("path") or (frames[-1].get("repo_path") if frames else None)
-    sig = Signature(
-        exception_type=str(exc.get("type", "")).rsplit(".", 1)[-1],
-        function=function.rsplit(".", 1)[-1] if function else None,
-        path=path,
-        message=message_shape(str(exc.get("value") or "")),
-    )
+    sig = make_signature(str(exc.get("type", "")), str(exc.get("value") or ""), function, path)
     return ResolvedIncident(fingerprint, sig, int(issue_number), issue_url, None, None, None, _moment(last_seen))
 
 

@@ -6,8 +6,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from incidentbot.fingerprint import fingerprint
-from incidentbot.memory import ResolvedIncident, Signature, message_shape, seen_before, signature
-from incidentbot.models import Evidence
+from incidentbot.memory import message_shape, seen_before, signature
+from incidentbot.models import Evidence, ResolvedIncident, Signature
 from incidentbot.parse import parse_trace
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
