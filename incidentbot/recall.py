@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import replace
@@ -30,6 +31,9 @@ from incidentbot.settings import Settings
 log = logging.getLogger(__name__)
 
 MAX_REMEMBERED = 5000  # resolved incidents read per triage, newest first
+CACHE_SECONDS = 60.0  # a running daemon sees a newly resolved incident within this
+
+_cache: dict[tuple[str, str, str | None], tuple[float, list[ResolvedIncident]]] = {}
 
 
 def recall(evidence: Evidence, settings: Settings, repo: RepoView) -> Evidence:
@@ -38,7 +42,7 @@ def recall(evidence: Evidence, settings: Settings, repo: RepoView) -> Evidence:
 
     key = repo_key(evidence.remote_url, settings.github_repository, repo.root)
     try:
-        remembered = list(_remembered(settings.effective_database_url, key, evidence.remote_url))
+        remembered = _remembered(settings.effective_database_url, key, evidence.remote_url)
     except Exception as exc:  # the store is optional here: a report without "Seen before" is still a report
         log.warning("no memory of resolved incidents: %s: %s", type(exc).__name__, exc)
         return evidence
@@ -70,7 +74,25 @@ def _with_fixer(incident: ResolvedIncident, repo: RepoView) -> ResolvedIncident:
     return replace(incident, fixed_by=name.strip() or None, fix_summary=summary.strip() or None)
 
 
-def _remembered(database_url: str, key: str, remote_url: str | None) -> Iterator[ResolvedIncident]:
+def _remembered(database_url: str, key: str, remote_url: str | None) -> list[ResolvedIncident]:
+    """What the store remembers, read at most once per ``CACHE_SECONDS`` per repository: a daemon's worker
+    triaging a burst must not open the store once per event."""
+    cache_key = (database_url, key, remote_url)
+    now = time.monotonic()
+    cached = _cache.get(cache_key)
+    if cached is not None and now - cached[0] < CACHE_SECONDS:
+        return cached[1]
+    found = list(_read(database_url, key, remote_url))
+    _cache[cache_key] = (now, found)
+    return found
+
+
+def forget_cached() -> None:
+    """Drop the cached reads (a test, or a process that has just learnt something)."""
+    _cache.clear()
+
+
+def _read(database_url: str, key: str, remote_url: str | None) -> Iterator[ResolvedIncident]:
     rows = _read_sqlite(database_url, key) if database_url.startswith("sqlite:///") else _read_store(database_url, key)
     cases, incidents = rows
     seen_issues: set[int] = set()

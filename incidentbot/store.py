@@ -12,6 +12,7 @@ A lease older than ``LEASE_SECONDS`` belongs to a process that died and may be t
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -217,6 +218,10 @@ class Store:
         self.lease_seconds = lease_seconds
         # Starts every lease token this store takes, so that a process can let go of its own after a failure.
         self.holder = uuid.uuid4().hex[:HOLDER_LENGTH]
+        # Leases whose release failed (the store went away mid-release): let go of at the next chance, or they
+        # would hold their incidents' posts until they went stale (lease_seconds), for every process.
+        self._unreleased: list[tuple[str, str, str, bool]] = []
+        self._unreleased_lock = threading.Lock()
         self.engine = _engine(url)
         self._migrate()
 
@@ -313,6 +318,7 @@ class Store:
         on an exception the lease is released and a first post that never happened leaves no trace.
         """
         token = self.holder + uuid.uuid4().hex[:24]  # 36 characters, as the column holds
+        self.release_unreleased()
         deadline = time.monotonic() + wait_seconds
         while not self._take(fingerprint, reporter, token):
             if time.monotonic() > deadline:
@@ -378,6 +384,21 @@ class Store:
             return bool(taken.rowcount)
 
     def _release(self, fingerprint: str, reporter: str, token: str, forget_unposted: bool) -> None:
+        try:
+            self._release_now(fingerprint, reporter, token, forget_unposted)
+        except (StoreUnavailable, SQLAlchemyError):
+            with self._unreleased_lock:
+                self._unreleased.append((fingerprint, reporter, token, forget_unposted))
+            raise
+
+    def release_unreleased(self) -> None:
+        """Let go of the leases whose release failed earlier; raises (keeping them) while the store is down."""
+        with self._unreleased_lock:
+            while self._unreleased:
+                self._release_now(*self._unreleased[0])
+                self._unreleased.pop(0)
+
+    def _release_now(self, fingerprint: str, reporter: str, token: str, forget_unposted: bool) -> None:
         where = (
             deliveries.c.fingerprint == fingerprint,
             deliveries.c.reporter == reporter,
@@ -395,6 +416,8 @@ class Store:
         with self._begin() as conn:
             forgotten = conn.execute(deliveries.delete().where(mine, deliveries.c.external_id.is_(None))).rowcount
             released = conn.execute(update(deliveries).where(mine).values(lease=None, leased_at=None)).rowcount
+        with self._unreleased_lock:
+            self._unreleased.clear()  # all of them were this store's
         return int(forgotten or 0) + int(released or 0)
 
     # outbox
@@ -474,6 +497,7 @@ class Store:
     def beat(self, worker: str) -> None:
         """Say that ``worker`` (whose leases start with this store's ``holder``) is alive, now."""
         key, now = f"{ALIVE}{worker}", _now()
+        self.release_unreleased()  # every 2 s: a lease whose release failed is let go of once the store answers
         with self._begin() as conn:
             done = conn.execute(update(cursors).where(cursors.c.name == key).values(value=self.holder, updated_at=now))
             if not done.rowcount:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from incidentbot import pipeline, settings
+from incidentbot import pipeline, recall, settings
 from incidentbot.commands.cli import main
 from incidentbot.draft.agent import Agent
 from incidentbot.models import Report
@@ -140,6 +140,7 @@ def test_an_incident_resolved_without_a_found_fix_is_still_linked_and_other_repo
         store.set_state(first.evidence.fingerprint, "resolved")
     finally:
         store.close()
+    recall.forget_cached()  # a daemon sees it within CACHE_SECONDS; this process at once
     again = _report(repo.root, "B2")
     (seen,) = again.evidence.seen_before
     assert (seen.incident.issue_number, seen.incident.fix_sha, seen.matched_on) == (12, None, "same error")

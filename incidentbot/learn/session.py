@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from incidentbot import recall
 from incidentbot.errors import IncidentbotError, ParseError
 from incidentbot.learn.cases import build_case, issue_trace, recorded_revision
 from incidentbot.learn.fixes import MAX_COMMENTS, CommitMessages, Fix, GitHubFixes, find_fix
@@ -167,6 +168,7 @@ def save_calibration(store: Store, result: Calibration) -> None:
     weights = json.dumps(result.model.to_json()) if result.model is not None else None
     store.save_calibration(result.repo, weights, result.cases, result.in_use, json.dumps(summary))
     calibration.forget_cached()
+    recall.forget_cached()  # what was learnt shows under "Seen before" at once in this process
 
 
 def learn_incident(store: Store, settings: Settings, incident: Incident, github: GitHubFixes | None) -> str:
