@@ -39,3 +39,19 @@ def fresh_database(prefix: str = "incidentbot_test") -> Iterator[str]:
             conn.execute(sqlalchemy.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+def database_reachable(url: str, reachable: bool) -> None:
+    """Stop (or allow again) every connection to the database, as when PostgreSQL goes away and comes back."""
+    name = url.rsplit("/", 1)[1]
+    admin = sqlalchemy.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sqlalchemy.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(reachable).lower()}'))
+            if not reachable:
+                conn.execute(
+                    sqlalchemy.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                    {"n": name},
+                )
+    finally:
+        admin.dispose()

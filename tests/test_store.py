@@ -319,30 +319,17 @@ def test_a_lease_whose_release_failed_is_let_go_of_once_the_database_answers() -
     """The connection drops while the post's lease is being released: the lease must not hold the incident's
     posts for every process until it goes stale (LEASE_SECONDS); the holder lets go at its next heartbeat."""
     from incidentbot.errors import StoreUnavailable
-    from tests.postgres import PG_ADMIN
+    from tests.postgres import database_reachable
 
     with fresh_database() as url:
         store, other = _open(url), _open(url)
-        name = url.rsplit("/", 1)[1]
-        admin = sqlalchemy.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-
-        def connections(allowed: bool) -> None:
-            with admin.connect() as conn:
-                conn.execute(sqlalchemy.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allowed).lower()}'))
-                if not allowed:
-                    conn.execute(
-                        sqlalchemy.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                        {"n": name},
-                    )
-
         try:
             with pytest.raises(StoreUnavailable), store.lease("a" * 32, "slack", 1):
                 store.save(_delivery())
-                connections(False)  # the database goes away while the post is in hand
-            connections(True)
+                database_reachable(url, False)  # the database goes away while the post is in hand
+            database_reachable(url, True)
             store.beat("worker-1")  # the holder's heartbeat, every 2 s in a daemon
             with other.lease("a" * 32, "slack", 1) as previous:  # another process posts at once
                 assert previous == _delivery()
         finally:
-            connections(True)
-            admin.dispose()
+            database_reachable(url, True)

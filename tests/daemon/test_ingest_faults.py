@@ -34,7 +34,7 @@ from incidentbot.store import Store, open_store
 from tests.daemon.test_run import EXAMPLES, Daemon, _crash, _free_port, _healthy, _until
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.slack_api import FakeSlack
-from tests.postgres import PG_ADMIN, fresh_database
+from tests.postgres import database_reachable, fresh_database
 from tests.reporters.conftest import destination_variables
 
 KEY = "ingestkey0123456789abcdef"
@@ -453,18 +453,6 @@ def test_incidentbot_run_on_postgresql_spools_while_the_database_is_down_and_hea
     demo = tmp_path / "shop-repo"
     subprocess.run([sys.executable, str(EXAMPLES / "build_demo_repo.py"), str(demo)], check=True, capture_output=True)
     with fresh_database() as url, FakeSlack() as slack, FakeGitHub() as github:
-        name = url.rsplit("/", 1)[1]
-        admin = sqlalchemy.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-
-        def allow_connections(allowed: bool) -> None:
-            with admin.connect() as conn:
-                conn.execute(sqlalchemy.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allowed).lower()}'))
-                if not allowed:
-                    conn.execute(
-                        sqlalchemy.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :db"),
-                        {"db": name},
-                    )
-
         port = _free_port()
         env = {
             **os.environ,
@@ -479,14 +467,14 @@ def test_incidentbot_run_on_postgresql_spools_while_the_database_is_down_and_hea
         daemon = Daemon(env, port)
         daemon.start()
         try:
-            allow_connections(False)
+            database_reachable(url, False)
             health = httpx.get(f"{daemon.url}/healthz", timeout=30)
             assert health.status_code == 503 and health.json()["ok"] is False
             assert "not currently accepting connections" in health.json()["store"], health.json()
             _crash(demo, daemon.dsn)  # the real SDK, to the DSN: the daemon keeps the crash in its spool
             assert httpx.get(f"{daemon.url}/healthz", timeout=30).json()["spool"]["events"] == 1
             assert slack.roots() == [] and github.issues == []
-            allow_connections(True)
+            database_reachable(url, True)
             _until(lambda: _healthy(daemon.url), "healthz did not recover once PostgreSQL took connections again")
             _until(lambda: len(slack.roots()) == 1 and len(github.issues) == 1, "the spooled crash was not posted")
             assert github.issues[0].title == "KeyError: 'spring10' in apply_coupon"
@@ -495,6 +483,5 @@ def test_incidentbot_run_on_postgresql_spools_while_the_database_is_down_and_hea
             assert daemon.process is not None and daemon.process.returncode == 0, out
             assert "Traceback" not in out
         finally:
-            allow_connections(True)
-            admin.dispose()
+            database_reachable(url, True)
             daemon.close()

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy
 
 from tests.daemon.test_run import (
     KEY,
@@ -27,7 +26,7 @@ from tests.daemon.test_run import (
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.server import Response
 from tests.fakes.slack_api import FakeSlack
-from tests.postgres import PG_ADMIN, fresh_database
+from tests.postgres import database_reachable, fresh_database
 from tests.reporters.conftest import destination_variables
 
 
@@ -94,22 +93,6 @@ def test_a_worker_that_dies_is_started_again_and_takes_events(
     assert "exited (code -9); starting it again" in daemon.stop()
 
 
-def _database_reachable(url: str, reachable: bool) -> None:
-    """Stop (or allow again) every connection to the database, as when PostgreSQL goes away and comes back."""
-    name = url.rsplit("/", 1)[1]
-    admin = sqlalchemy.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sqlalchemy.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(reachable).lower()}'))
-            if not reachable:
-                conn.execute(
-                    sqlalchemy.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                    {"n": name},
-                )
-    finally:
-        admin.dispose()
-
-
 def test_a_worker_whose_store_goes_away_comes_back_and_finishes_what_it_held(
     servers: tuple[FakeSlack, FakeGitHub],  # noqa: F811
     demo_repo: Path,  # noqa: F811
@@ -127,11 +110,11 @@ def test_a_worker_whose_store_goes_away_comes_back_and_finishes_what_it_held(
         github.delays[("POST", "/repos/acme/shop/issues")] = 3  # GitHub creates the issue, then answers late
         _crash(demo_repo, daemon.dsn)
         _until(lambda: len(github.issues) == 1, "the worker never reached GitHub")
-        _database_reachable(url, False)  # the store goes away mid-post, with the claim and the lease held
+        database_reachable(url, False)  # the store goes away mid-post, with the claim and the lease held
         try:
             _until(lambda: "the store failed" in Path(daemon.log.name).read_text(), "the worker never met the failure")
         finally:
-            _database_reachable(url, True)
+            database_reachable(url, True)
         _until(lambda: len(slack.roots()) == 1, "the worker did not finish the event once the store was back", 30)
         assert _workers(daemon) == {worker}  # the same worker: it healed, nobody restarted it
         status = subprocess.run(
