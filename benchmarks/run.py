@@ -40,10 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if args.only in (None, "accuracy"):
         from benchmarks.crossval import run as run_crossval
+        from benchmarks.learning import run as run_learning
         from benchmarks.model_cost import measure as model_cost
         from benchmarks.model_cost import section as model_cost_section
-
-        from benchmarks.learning import run as run_learning
 
         lines += run_crossval(repos, args.corpus)
         lines += run_learning(repos, args.corpus)
