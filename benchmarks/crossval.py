@@ -17,6 +17,7 @@ from typing import Any
 from benchmarks.accuracy import Case, CaseResult, Score, run_case, score
 from benchmarks.baselines import BASELINES, Answer, Author
 from benchmarks.checkouts import PROJECT_ROOT, WORK_DIR, clone_once
+from benchmarks.disagreements import section_for as disagreements
 from benchmarks.features import CORPUS_DIR, CaseRows, rows_for_all
 from benchmarks.fit import CaseScore, calibration, cross_validate, in_sample, plot_calibration
 
@@ -59,7 +60,8 @@ def run(repos: Path, cases_dir: Path = CORPUS_DIR) -> list[str]:
             table.setdefault(name, {})[case.id] = _theirs(baselines[case.id], name, refined)
     bands = calibration(list(cv.values()))
     plot_calibration(bands, CALIBRATION_PNG)
-    return _render(rows, table, bands)
+    deepest = {i: (r.answers["deepest-frame blame"].commits or (None,))[0] for i, r in baselines.items()}
+    return _render(rows, table, bands) + disagreements(list(raw.values()), rows, cv, deepest, repos)
 
 
 def baseline_results(cases: list[Case], repos: Path) -> dict[str, CaseResult]:

@@ -52,6 +52,7 @@ class CaseScore:
     model_function_hit: bool  # the fitted location model's choice, for comparison
     model_owner_hit: bool  # the fitted owner model's choice, for comparison
     shown: list[tuple[float, bool]] = field(default_factory=list)  # (score, is culprit) of the shown suspects
+    first: str | None = None  # the sha of the first suspect
 
 
 def fit(rows: Sequence[tuple[dict[str, float], bool]], features: Sequence[str], name: str, version: str) -> LinearModel:
@@ -151,6 +152,7 @@ def score_case(case: CaseRows, models: dict[str, LinearModel]) -> CaseScore:
         bool(frame and frame[1]["hit"]),
         bool(owner and owner[1]),
         [(p, bool(s["hit"])) for p, s in scored],
+        scored[0][1]["sha"] if scored else None,
     )
 
 

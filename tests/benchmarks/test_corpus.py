@@ -125,3 +125,43 @@ def test_the_model_file_round_trips_and_scores_are_probabilities() -> None:
     assert 0.0 <= model.probability({"a": -1e9}) <= model.probability({"a": 1e9}) <= 1.0
     with pytest.raises(ValueError, match="format"):
         LinearModel.from_json({**model.to_json(), "format": 99})
+
+
+def test_disagreements_say_why_incidentbot_did_not_lead_with_blames_commit(git_repo: GitRepoBuilder) -> None:
+    from benchmarks.disagreements import COSMETIC, IGNORED, repository_facts, section
+    from benchmarks.features import CaseRows
+    from benchmarks.fit import CaseScore
+
+    wrote = git_repo.commit("pricing", ALICE, "2024-01-01T00:00:00", {"shop/pricing.py": PRICING})
+    black = git_repo.commit("Format w/ black", BOB, "2024-02-01T00:00:00", {"shop/pricing.py": PRICING + "\n"})
+    head = git_repo.commit("ignore the reformat", BOB, "2024-02-02T00:00:00", {".git-blame-ignore-revs": black + "\n"})
+    ignored, subjects = repository_facts(git_repo.root, head, [black, wrote])
+    assert ignored == {black} and subjects == {black: "Format w/ black", wrote: "pricing"}
+
+    def case(name: str, suspects: list[dict[str, object]]) -> CaseRows:
+        return CaseRows(name, "p", "python", "szz", "2024-03-01T00:00:00+00:00", suspects, [], True)
+
+    def first(name: str, sha: str) -> CaseScore:
+        return CaseScore(name, "p", "python", 1, 1, 1, True, True, True, True, True, [], sha)
+
+    rows = [
+        case("a", []),  # blame names the ignored reformat, SZZ labels it; incidentbot names the writer
+        case(
+            "b",
+            [
+                {"sha": "f" * 40, "features": {"exact_callers": 1.0}},
+                {"sha": wrote, "features": {"exact_deepest": 1.0}},
+            ],
+        ),
+        case("c", []),  # incidentbot right
+        case("d", []),  # the same commit: no disagreement
+    ]
+    cv = {"a": first("a", wrote), "b": first("b", wrote), "c": first("c", wrote), "d": first("d", wrote)}
+    deepest = {"a": black, "b": "f" * 40, "c": black, "d": wrote}
+    bic = {"a": {black}, "b": {"f" * 40}, "c": {wrote}, "d": {wrote}}
+    facts = {name: (ignored, subjects) for name in cv}
+    text = "\n".join(section(rows, cv, deepest, bic, facts))
+    assert "different commits in 3: incidentbot is right in 1, deepest-frame blame in 2, neither in 0" in text
+    assert f"| a | {black[:10]} | Format w/ black | {IGNORED} |" in text
+    assert f"| b | {'f' * 10} |  | {COSMETIC} |" in text
+    assert f"| c | {wrote[:10]} | pricing |" in text
