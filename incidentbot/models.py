@@ -6,8 +6,8 @@ mutates its input. Field names follow Sentry's event schema so a Sentry frame ma
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Literal
 
 #: How a frame's reported line relates to the file at the triage revision.
@@ -275,13 +275,13 @@ class Report:
 
     title: str
     summary_md: str
-    body_md: str
     evidence: Evidence
     severity: str = "error"
     drafted_by: str = "template"
     analysis: Analysis | None = None
     analysis_note: str | None = None  # why there is no analysis, when there is none
     usage: Usage | None = None
+    drafted_at: datetime = field(default_factory=lambda: datetime.now(tz=UTC))  # "3 days ago" in the body is from here
 
 
 IncidentState = Literal["open", "resolved", "regressed"]

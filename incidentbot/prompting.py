@@ -7,13 +7,13 @@ searched first. ``StrictUndefined``: a missing variable is a bug, not an empty s
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 
 import jinja2
 
+from incidentbot.durations import ago
 from incidentbot.render_safe import md_block, md_code, md_text
 
 
@@ -36,20 +36,3 @@ def environment(user_dir: Path | None = None) -> jinja2.Environment:
     )
     env.filters.update(md_code=md_code, md_block=md_block, md_text=md_text, short_sha=lambda s: str(s)[:7], ago=ago)
     return env
-
-
-def ago(moment: datetime, now: datetime) -> str:
-    """'3 days ago', '5 months ago': relative to ``now``."""
-    return f"{span((now - moment).total_seconds() / 86400)} ago"
-
-
-def span(days: float) -> str:
-    """A duration for people: '5 hours', '3 days', '7 months', '2.5 years'."""
-    if days < 1:
-        hours = max(1, round(days * 24))
-        return f"{hours} hour{'s' if hours != 1 else ''}"
-    if days < 60:
-        return f"{round(days)} day{'s' if round(days) != 1 else ''}"
-    if days < 730:
-        return f"{round(days / 30.4)} months"
-    return f"{days / 365.25:.1f} years"

@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Self
 
+from incidentbot.durations import span
 from incidentbot.models import CommitInfo, Evidence, LineBlame, SuspectCommit
-from incidentbot.prompting import span
 from incidentbot.repo import RepoView
 from incidentbot.settings import Ranking, Settings
 from linkers import calibration

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.text import Text
 
+from incidentbot.durations import ago
 from incidentbot.models import Evidence, Report, SuspectCommit
-from incidentbot.prompting import ago
 from incidentbot.render_safe import strip_invisible
 
 WIDTH = 100

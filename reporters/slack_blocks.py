@@ -21,9 +21,9 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from incidentbot.durations import ago
 from incidentbot.models import Incident, Owner, Person, Report, SuspectCommit
 from incidentbot.people import Directory
-from incidentbot.prompting import ago
 from reporters.slack_text import code, code_block, date, escape, link, plain, prose
 
 HEADER_CHARS = 150  # Slack's limit for a header block

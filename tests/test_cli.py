@@ -54,6 +54,27 @@ def test_triage_json_names_culprit_location_and_owner(shop: ShopHistory, tmp_pat
     assert len(report["fingerprint"]) >= 16
 
 
+def test_json_and_console_output_do_not_load_what_they_do_not_use(shop: ShopHistory, tmp_path: Path) -> None:
+    """Start-up is most of a triage on indexed files: the JSON and console outputs never render the Markdown
+    body (Jinja2) or talk to an LLM (openai); Markdown output still has its body."""
+    trace = tmp_path / "trace.txt"
+    trace.write_text(_traceback(shop.builder.root))
+    for output in ("--json", "--format=console", "--format=markdown"):
+        argv = ["incidentbot", "triage", str(trace), "--repo", str(shop.builder.root), output]
+        code = (
+            f"import sys, runpy; sys.argv = {argv!r}\n"
+            "try:\n    runpy.run_module('incidentbot', run_name='__main__')\n"
+            "except SystemExit as exit:\n    assert not exit.code, exit.code\n"
+            "print('LOADED', 'jinja2' in sys.modules, 'openai' in sys.modules)"
+        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        loaded = done.stdout.rsplit("LOADED", 1)[1].split()
+        assert loaded == (["True", "False"] if output.endswith("markdown") else ["False", "False"]), output
+        if output.endswith("markdown"):
+            assert "### Suspect commits" in done.stdout
+
+
 def test_stdin_and_markdown(shop: ShopHistory) -> None:
     done = _run(
         "triage",

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from incidentbot import pipeline, recall, settings
 from incidentbot.commands.cli import main
 from incidentbot.draft.agent import Agent
+from incidentbot.draft.template import report_body
 from incidentbot.models import Report
 from incidentbot.store import open_store
 from reporters.console import ConsoleReporter
@@ -94,7 +95,8 @@ def test_a_resolved_incident_learnt_from_its_issue_is_seen_before_with_its_fix_a
     ]
     console = ConsoleReporter().render(report)
     assert "Seen before #7" in console and fix[:7] in console and CAROL.name in console
-    assert "### Seen before" in report.body_md and "[#7](https://github.com/acme/shop/issues/7)" in report.body_md
+    body_md = report_body(report)
+    assert "### Seen before" in body_md and "[#7](https://github.com/acme/shop/issues/7)" in body_md
     body = issue_body(report, {}, datetime(2026, 3, 2, tzinfo=UTC))
     assert "### Seen before" in body and f"`{fix[:7]}`" in body
     blocks = json.dumps(root_message(report, first_occurrence(report), [], datetime(2026, 3, 2, tzinfo=UTC)))

@@ -14,7 +14,6 @@ from functools import lru_cache
 from incidentbot.draft.template import draft_report
 from incidentbot.errors import DraftError, IncidentbotError
 from incidentbot.models import Evidence, Report, Usage
-from incidentbot.prompting import template_dirs
 from incidentbot.repo import RepoView
 from incidentbot.settings import Settings
 
@@ -57,6 +56,8 @@ def cache_key(evidence: Evidence, model: str) -> str:
 @lru_cache(maxsize=1)
 def _prompts_version() -> str:
     """A change to the agent's prompts invalidates the cache."""
+    from incidentbot.prompting import template_dirs  # Jinja2 is loaded only where an LLM is used
+
     digest = hashlib.sha256()
     for name in AGENT_TEMPLATES:
         for folder in template_dirs():

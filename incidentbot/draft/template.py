@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from incidentbot.models import Analysis, Evidence, Report, Trace, Usage
-from incidentbot.prompting import environment
 from incidentbot.render_safe import md_code, md_text, safe_url, strip_invisible
 
 TITLE_MESSAGE_CHARS = 80
@@ -18,9 +17,26 @@ def draft_report(
     analysis_note: str | None = None,
     usage: Usage | None = None,
 ) -> Report:
-    """The report from the evidence, with the LLM's analysis beside the facts when there is one."""
-    now = now or datetime.now(tz=UTC)
-    body = (
+    """The report from the evidence, with the LLM's analysis beside the facts when there is one. Its Markdown
+    body is rendered when a reporter asks for it (``report_body``): console and JSON output never load Jinja2."""
+    return Report(
+        title=title(evidence),
+        summary_md=summary(evidence),
+        evidence=evidence,
+        drafted_by=analysis.model if analysis else "template",
+        analysis=analysis,
+        analysis_note=analysis_note,
+        usage=usage,
+        drafted_at=now or datetime.now(tz=UTC),
+    )
+
+
+def report_body(report: Report) -> str:
+    """The Markdown body of the report (``prompts/report.md.j2``): the same text whenever it is asked for."""
+    from incidentbot.prompting import environment  # Jinja2, only for the outputs that show the body
+
+    evidence, analysis = report.evidence, report.analysis
+    return (
         environment()
         .get_template("report.md.j2")
         .render(
@@ -37,19 +53,9 @@ def draft_report(
             warnings=evidence.warnings,
             redactions=evidence.redactions,
             analysis=analysis,
-            analysis_note=analysis_note,
-            now=now,
+            analysis_note=report.analysis_note,
+            now=report.drafted_at,
         )
-    )
-    return Report(
-        title=title(evidence),
-        summary_md=summary(evidence),
-        body_md=body,
-        evidence=evidence,
-        drafted_by=analysis.model if analysis else "template",
-        analysis=analysis,
-        analysis_note=analysis_note,
-        usage=usage,
     )
 
 
