@@ -17,16 +17,15 @@ import logging
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from incidentbot.memory import make_signature, seen_before, signature
 from incidentbot.models import Evidence, ResolvedIncident, SeenBefore, Signature, SuspectCommit
 from incidentbot.repo import RepoView
 from incidentbot.settings import Settings
+from incidentbot.sqlite_readonly import read_only
 
 log = logging.getLogger(__name__)
 
@@ -119,11 +118,8 @@ _INCIDENTS = (
 
 
 def _read_sqlite(database_url: str, key: str) -> Rows:
-    path = Path(database_url.removeprefix("sqlite:///"))
-    if not path.exists():
-        return [], []
-    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)) as conn:
-        return _both(conn.execute, key)
+    with read_only(database_url) as conn:
+        return _both(conn.execute, key) if conn is not None else ([], [])
 
 
 def _read_store(database_url: str, key: str) -> Rows:

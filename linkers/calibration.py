@@ -17,11 +17,11 @@ import math
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from incidentbot.sqlite_readonly import read_only
 from linkers.model import LinearModel
 
 MIN_CASES = 20  # labelled cases a repository needs before a calibration is fitted
@@ -200,11 +200,10 @@ def model_for(repo: str, database_url: str) -> LinearModel | None:
 def _read_sqlite(database_url: str, repo: str) -> str | None:
     """The weights in use from a SQLite store, read-only with the standard library: a triage neither creates nor
     migrates the store, and does not pay for importing SQLAlchemy."""
-    path = Path(database_url.removeprefix("sqlite:///"))
-    if not path.exists():
-        return None
     try:
-        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)) as conn:
+        with read_only(database_url) as conn:
+            if conn is None:
+                return None
             row = conn.execute("SELECT weights_json FROM calibrations WHERE repo = ? AND in_use", (repo,)).fetchone()
     except sqlite3.Error:  # no such table yet (a store from before learning), or locked: the shipped weights
         return None
