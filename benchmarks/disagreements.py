@@ -12,7 +12,6 @@ blames past it to the commit that wrote the code. The table makes that visible, 
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from collections.abc import Iterator, Sequence
@@ -21,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.baselines import TraceInput, deepest_frame_blame
-from benchmarks.checkouts import checkout, clone_once, git, repos_dir
-from benchmarks.features import CORPUS_DIR, CaseRows, load_corpus, rows_for_all
+from benchmarks.checkouts import checkout, clone_once, git
+from benchmarks.features import CORPUS_DIR, CaseRows, load_corpus, rows_for_all, section_command
 from benchmarks.fit import CaseScore, cross_validate
 
 log = logging.getLogger(__name__)
@@ -158,13 +157,7 @@ def checked_out(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=Path, default=CORPUS_DIR)
-    parser.add_argument("--repos-dir", type=Path)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
-    print("\n".join(run(repos_dir(args.repos_dir), args.cases)))
-    return 0
+    return section_command(__doc__.splitlines()[0], run, argv)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,14 @@ import hashlib
 import json
 import logging
 import math
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.checkouts import PROJECT_ROOT, WORK_DIR, checkout, clone_once
+from benchmarks.checkouts import PROJECT_ROOT, WORK_DIR, checkout, clone_once, repos_dir
 from benchmarks.choices import location_candidates
 from incidentbot.models import Evidence, Person
 from incidentbot.parse import parse_trace
@@ -195,3 +197,17 @@ def _same_function(found: str | None, expected: str) -> bool:
 
 def logistic(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z)) if z > -60 else 0.0
+
+
+def section_command(description: str, run: Callable[[Path, Path], list[str]], argv: Sequence[str] | None) -> int:
+    """The command line of a script that prints one section of results.md from the corpus: ``--cases DIR``
+    (default ``benchmarks/cases``) and ``--repos-dir DIR`` (the local repository copies)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--cases", type=Path, default=CORPUS_DIR)
+    parser.add_argument("--repos-dir", type=Path)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    print("\n".join(run(repos_dir(args.repos_dir), args.cases)))
+    return 0

@@ -14,7 +14,6 @@ every case after the first ``calibration.MIN_CASES`` is ranked by
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import sys
@@ -23,8 +22,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from benchmarks.checkouts import repos_dir
-from benchmarks.features import CORPUS_DIR, CaseRows, load_corpus, rows_for_all
+from benchmarks.features import CORPUS_DIR, CaseRows, load_corpus, rows_for_all, section_command
 from benchmarks.fit import fit_all
 from linkers import calibration
 from linkers.calibration import CaseCandidate, LabelledCase, ranked, scores
@@ -127,13 +125,7 @@ def section(figures: dict[str, dict[str, float]]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=Path, default=CORPUS_DIR)
-    parser.add_argument("--repos-dir", type=Path)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
-    print("\n".join(run(repos_dir(args.repos_dir), args.cases)))
-    return 0
+    return section_command(__doc__.splitlines()[0], run, argv)
 
 
 if __name__ == "__main__":
