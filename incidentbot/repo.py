@@ -43,6 +43,7 @@ class RepoView:
         self.git = self.git_repo.git
         self._tracked: dict[str, tuple[str, ...]] = {}
         self._lines: dict[tuple[str, str], tuple[str, ...] | None] = {}
+        self._blobs: dict[tuple[str, str], str] = {}  # (path, rev) → the blob's sha, of the files read
         self._tracked_sets: dict[str, frozenset[str]] = {}
         self._graph_checked = False
         self._shallow: bool | None = None
@@ -181,10 +182,17 @@ class RepoView:
         if not self.is_tracked(path, rev):
             return None
         try:
-            _, _, _, data = self.git.get_object_data(f"{rev}:{path}")
+            sha, _, _, data = self.git.get_object_data(f"{rev}:{path}")
         except (git.GitCommandError, ValueError):
             return None
+        if len(self._blobs) > 4096:
+            self._blobs.clear()
+        self._blobs[(path, rev)] = sha.decode() if isinstance(sha, bytes) else str(sha)
         return bytes(data).decode("utf-8", errors="replace")
+
+    def blob_sha(self, path: str, rev: str) -> str | None:
+        """The sha of a file's content at ``rev``, once the file has been read: a key for facts of the content."""
+        return self._blobs.get((path, rev))
 
     def read_lines(self, path: str, rev: str) -> tuple[str, ...] | None:
         """The lines of a tracked file at ``rev`` (cached: linkers read the same files)."""

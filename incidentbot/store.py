@@ -163,6 +163,18 @@ blame_index_stats = Table(
     Column("value", Integer, nullable=False),
 )
 
+# Facts that depend on one git object alone (a commit's size and parents, the functions of a file's blob), kept so
+# that a new triage process neither asks git nor parses again (linkers/blame_index.py). Immutable: written once,
+# the oldest dropped past GIT_FACTS_MAX_ROWS.
+git_facts = Table(
+    "git_facts",
+    metadata,
+    Column("kind", String(16), primary_key=True),  # "commit", "functions"
+    Column("key", String(64), primary_key=True),  # the object's sha
+    Column("value_json", Text, nullable=False),
+    Column("written_at", Float, nullable=False),
+)
+
 # What was learnt from resolved incidents (incidentbot/learn/, docs/learning.md): one labelled case per closed
 # issue (features the ranking saw, true culprits, the fix, the redacted trace), and per repository the weights
 # calibrated on them. A case made from an incident carries its fingerprint: deleting the incident deletes it.
@@ -196,6 +208,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m004_outbox_retry_at", lambda conn: _add_column(conn, outbox, "retry_at")),
     ("m005_blame_index", lambda conn: metadata.create_all(conn, tables=[blame_index, blame_index_stats])),
     ("m006_learned_cases", lambda conn: metadata.create_all(conn, tables=[learned_cases, calibrations])),
+    ("m007_git_facts", lambda conn: metadata.create_all(conn, tables=[git_facts])),
 ]
 
 _REPORT = TypeAdapter(Report)
@@ -749,6 +762,45 @@ class Store:
                     total -= int(row.bytes)
                     dropped += 1
         return dropped
+
+    def git_facts(self, kind: str, keys: Sequence[str]) -> dict[str, str]:
+        """The stored facts of these objects (by sha), as JSON."""
+        if not keys:
+            return {}
+        with self._begin() as conn:
+            rows = conn.execute(
+                select(git_facts.c.key, git_facts.c.value_json).where(
+                    git_facts.c.kind == kind, git_facts.c.key.in_(sorted(set(keys)))
+                )
+            )
+            return {str(key): str(text) for key, text in rows}
+
+    def save_git_facts(self, kind: str, values: dict[str, str]) -> None:
+        """Keep facts of git objects; an object already stored keeps its row (its facts cannot have changed)."""
+        if not values:
+            return
+        known = self.git_facts(kind, list(values))
+        now = time.time()
+        for key, text in sorted(values.items()):
+            if key in known:
+                continue
+            try:
+                with self._begin() as conn:
+                    conn.execute(insert(git_facts).values(kind=kind, key=key, value_json=text, written_at=now))
+            except IntegrityError:
+                pass  # another process stored the same object first
+
+    def evict_git_facts(self, max_rows: int) -> int:
+        """Drop the oldest facts past ``max_rows``; how many were dropped."""
+        with self._begin() as conn:
+            total = int(conn.execute(select(func.count()).select_from(git_facts)).scalar() or 0)
+            if total <= max_rows:
+                return 0
+            cutoff = conn.execute(
+                select(git_facts.c.written_at).order_by(git_facts.c.written_at.desc()).offset(max_rows).limit(1)
+            ).scalar()
+            done = conn.execute(git_facts.delete().where(git_facts.c.written_at <= cutoff))
+            return int(done.rowcount or 0)
 
     # learning from resolved incidents (incidentbot/learn/)
 

@@ -27,7 +27,7 @@ from incidentbot.repo import RepoView
 from incidentbot.settings import Ranking, Settings
 from linkers.blame_git import BlamedLine, FileBlame, _CommitMeta, _run_blame
 from linkers.codekind import FrameFacts, FrameRole, assign_roles, depths, statement_kind
-from linkers.scope import Scope, ScopeCache, enclosing_scope
+from linkers.scope import FactsStore, Scope, ScopeCache, enclosing_scope
 
 if TYPE_CHECKING:
     from linkers.blame_index import BlameIndex
@@ -77,20 +77,15 @@ class Blamer:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
-        from linkers.blame_index import shared_index
+        from linkers.blame_index import index_or_none
 
-        try:
-            index = shared_index(settings)
-        except Exception as exc:  # no store (a read-only folder, a database down): blame as before, with git
-            log.warning("blame index unavailable, blaming without it: %s", exc)
-            index = None
-        return cls(settings.ranking, settings.commit_graph, index)
+        return cls(settings.ranking, settings.commit_graph, index_or_none(settings))
 
     def link(self, evidence: Evidence, repo: RepoView) -> Evidence:
         rev = evidence.revision
         if rev is None:
             return evidence
-        targets = blame_targets(evidence, repo, self.ranking)
+        targets = blame_targets(evidence, repo, self.ranking, self.index)
         if not targets:
             return evidence
         if self.commit_graph and (warning := repo.ensure_commit_graph()):
@@ -131,8 +126,11 @@ class Blamer:
         return blames
 
 
-def blame_targets(evidence: Evidence, repo: RepoView, ranking: Ranking) -> list[BlameTarget]:
-    """The in-app frames to blame, nearest the raise first, at most ``ranking.max_frames_blamed``."""
+def blame_targets(
+    evidence: Evidence, repo: RepoView, ranking: Ranking, stored: FactsStore | None = None
+) -> list[BlameTarget]:
+    """The in-app frames to blame, nearest the raise first, at most ``ranking.max_frames_blamed``; ``stored``:
+    where files' functions are kept across processes."""
     rev = evidence.revision
     assert rev is not None
     targets: list[BlameTarget] = []
@@ -143,7 +141,7 @@ def blame_targets(evidence: Evidence, repo: RepoView, ranking: Ranking) -> list[
             if not frame.in_app or frame.repo_path is None or frame.repo_line is None:
                 continue
             lines = repo.read_lines(frame.repo_path, rev) or ()
-            scope = _scope(repo, rev, frame.repo_path, frame.repo_line, lines)
+            scope = _scope(repo, rev, frame.repo_path, frame.repo_line, lines, stored)
             source = lines[frame.repo_line - 1] if 0 < frame.repo_line <= len(lines) else ""
             span = scope.end - scope.start + 1 if scope else None
             found.append((fi, frame, scope, FrameFacts(frame.repo_path, source, frame.function, span)))
@@ -155,13 +153,16 @@ def blame_targets(evidence: Evidence, repo: RepoView, ranking: Ranking) -> list[
     return targets[: ranking.max_frames_blamed]
 
 
-def _scope(repo: RepoView, rev: str, path: str, line: int, lines: tuple[str, ...]) -> Scope | None:
-    """The enclosing function: a Python file is parsed once per revision and kept (``_SCOPES``); in other
-    languages the heuristic's answer is kept per line."""
+def _scope(
+    repo: RepoView, rev: str, path: str, line: int, lines: tuple[str, ...], stored: FactsStore | None = None
+) -> Scope | None:
+    """The enclosing function: a Python file is parsed once per revision and kept (``_SCOPES``), and with
+    ``stored`` (the blame index) once per content across processes; in other languages the heuristic's answer
+    is kept per line."""
     if not lines:
         return None
     if path.endswith(".py"):
-        return _SCOPES.enclosing((str(repo.root), rev, path), lines, line, path)
+        return _SCOPES.enclosing((str(repo.root), rev, path), lines, line, path, stored, repo.blob_sha(path, rev))
     key = ("scope", rev, path, line)
     if key not in repo.memo:
         repo.remember(key, enclosing_scope(lines, line, path))

@@ -57,6 +57,8 @@ _MAX_CACHED_ENTRIES = 1024  # entries kept in process memory besides the store (
 _MAX_BASES = 8  # earlier revisions considered for carry-forward, the ones holding most of the files first
 _MAX_CARRY_COMMITS = 5000  # farther than this, a full blame is as cheap as blaming the range
 _EVICT_EVERY = 50  # index writes between two eviction passes (and at every new revision)
+_FACTS_EVICT_EVERY = 1000  # git facts written between two eviction passes (and at a process's first write)
+GIT_FACTS_MAX_ROWS = 100_000  # commits' facts and files' functions kept in the store, oldest dropped (docs/limits.md)
 TOUCH_SECONDS = 300.0  # an entry used from memory is marked used in the store at most this often (the LRU's grain)
 
 Line = tuple[str, str, int, bool | None]  # sha, original path, original line, cosmetic (None: not yet known)
@@ -82,6 +84,12 @@ class IndexStore(Protocol):
     def evict_blame_index(self, repo: str, max_bytes: int, keep_revisions: int) -> int: ...
 
     def touch_blame_entries(self, keys: Sequence[tuple[str, str, str, str]]) -> None: ...
+
+    def git_facts(self, kind: str, keys: Sequence[str]) -> dict[str, str]: ...
+
+    def save_git_facts(self, kind: str, values: dict[str, str]) -> None: ...
+
+    def evict_git_facts(self, max_rows: int) -> int: ...
 
 
 @dataclass(slots=True)
@@ -153,6 +161,7 @@ class BlameIndex:
         self._touched: dict[Key, float] = {}  # when the store last heard an entry was used
         self._to_touch: set[Key] = set()
         self.last = Counters()  # the counts of the last call, for tests and benchmarks
+        self._facts_written = 0
 
     # ---- the blame passes of one triage ------------------------------------------------------------------
     def blame(
@@ -228,6 +237,31 @@ class BlameIndex:
                     if dropped:
                         self._forget_evicted()
                         log.info("blame index: %d entries evicted", dropped)
+
+    # ---- facts of single git objects (linkers/suspects.py's commit facts, linkers/scope.py's functions) --------
+    def git_facts(self, kind: str, keys: Sequence[str]) -> dict[str, str]:
+        """The stored facts (JSON) of these objects by sha; none when the store fails (git is asked again)."""
+        try:
+            with self._lock:
+                return self.store.git_facts(kind, keys) if keys else {}
+        except Exception as exc:  # a cache: a failing store costs time, never the triage
+            log.warning("git facts unavailable from the store: %s: %s", type(exc).__name__, exc)
+            return {}
+
+    def save_git_facts(self, kind: str, values: dict[str, str]) -> None:
+        """Keep facts of git objects for the next process; the oldest go past ``GIT_FACTS_MAX_ROWS``."""
+        if not values:
+            return
+        try:
+            with self._lock:
+                self.store.save_git_facts(kind, values)
+                first = self._facts_written == 0  # a CLI process writes once: it evicts then
+                self._facts_written += len(values)
+                if first or self._facts_written >= _FACTS_EVICT_EVERY:
+                    self._facts_written = 1
+                    self.store.evict_git_facts(GIT_FACTS_MAX_ROWS)
+        except Exception as exc:
+            log.warning("git facts not stored: %s: %s", type(exc).__name__, exc)
 
     # ---- store and memory ----------------------------------------------------------------------------------
     def _load(self, keys: Sequence[Key]) -> dict[Key, Entry]:
@@ -509,3 +543,13 @@ def shared_index(settings: Settings) -> BlameIndex | None:
     if not settings.blame_index:
         return None
     return _index_for(settings.effective_database_url, settings.blame_index_max_bytes, settings.blame_index_revisions)
+
+
+def index_or_none(settings: Settings) -> BlameIndex | None:
+    """``shared_index``, or None when the store cannot be opened (a read-only folder, a database down): linkers
+    then ask git, as without an index."""
+    try:
+        return shared_index(settings)
+    except Exception as exc:
+        log.warning("blame index unavailable, blaming without it: %s", exc)
+        return None

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-MIGRATION = "m005_blame_index"
+MIGRATION = "m007_git_facts"  # the newest of the tables used here (m005: the blame index)
 TOUCH_SECONDS = 300.0  # as incidentbot.store.BLAME_TOUCH_SECONDS
 _KEY = "repo = ? AND revision = ? AND options = ? AND path = ?"
 
@@ -153,6 +153,39 @@ class SqliteIndexStore:
                     total -= int(size)
                     dropped += 1
         return dropped
+
+    def git_facts(self, kind: str, keys: Sequence[str]) -> dict[str, str]:
+        if not keys:
+            return {}
+        wanted = sorted(set(keys))
+        marks = ",".join("?" * len(wanted))
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT key, value_json FROM git_facts WHERE kind = ? AND key IN ({marks})", (kind, *wanted)
+            ).fetchall()
+        return {str(key): str(text) for key, text in rows}
+
+    def save_git_facts(self, kind: str, values: dict[str, str]) -> None:
+        if not values:
+            return
+        now = time.time()
+        rows = [(kind, key, text, now) for key, text in sorted(values.items())]
+        with self._lock, self._transaction():
+            self._conn.executemany(
+                "INSERT INTO git_facts (kind, key, value_json, written_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (kind, key) DO NOTHING",
+                rows,
+            )
+
+    def evict_git_facts(self, max_rows: int) -> int:
+        with self._lock, self._transaction():
+            (total,) = self._conn.execute("SELECT count(*) FROM git_facts").fetchone()
+            if total <= max_rows:
+                return 0
+            (cutoff,) = self._conn.execute(
+                "SELECT written_at FROM git_facts ORDER BY written_at DESC LIMIT 1 OFFSET ?", (max_rows,)
+            ).fetchone()
+            return int(self._conn.execute("DELETE FROM git_facts WHERE written_at <= ?", (cutoff,)).rowcount)
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._conn)

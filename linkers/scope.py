@@ -11,11 +11,13 @@ tables of the files a process keeps seeing, so a frame in a file parsed before i
 from __future__ import annotations
 
 import ast
+import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 MAX_BYTES = 2 * 1024 * 1024
 _BRACE_HEADER = re.compile(
@@ -175,6 +177,14 @@ def _ruby_scope(lines: tuple[str, ...], line: int) -> Scope | None:
     return None
 
 
+class FactsStore(Protocol):
+    """Where a file's functions are kept across processes by its blob's sha (``linkers.blame_index.BlameIndex``)."""
+
+    def git_facts(self, kind: str, keys: Sequence[str]) -> dict[str, str]: ...
+
+    def save_git_facts(self, kind: str, values: dict[str, str]) -> None: ...
+
+
 class ScopeCache:
     """Python files' ``FunctionTable`` by a key that fixes the file's content (repository, revision, path),
     the least recently used dropped past ``max_files``; other languages are looked up line by line."""
@@ -184,8 +194,17 @@ class ScopeCache:
         self._tables: OrderedDict[Hashable, FunctionTable] = OrderedDict()
         self._lock = threading.Lock()
 
-    def enclosing(self, key: Hashable, lines: tuple[str, ...], line: int, path: str) -> Scope | None:
-        """``enclosing_scope(lines, line, path)``, parsing a Python file once per key."""
+    def enclosing(
+        self,
+        key: Hashable,
+        lines: tuple[str, ...],
+        line: int,
+        path: str,
+        stored: FactsStore | None = None,
+        blob: str | None = None,
+    ) -> Scope | None:
+        """``enclosing_scope(lines, line, path)``, parsing a Python file once per key; with ``stored`` and the
+        file's ``blob`` sha, once per content across processes."""
         if not path.endswith(".py"):
             return enclosing_scope(lines, line, path)
         if not lines or not 0 < line <= len(lines):
@@ -194,14 +213,26 @@ class ScopeCache:
             table = self._tables.get(key)
             if table is not None:
                 self._tables.move_to_end(key)
+                return table.enclosing(line)
+        table = self._kept(stored, blob) if stored is not None and blob is not None else None
         if table is None:
             too_big = sum(len(x) + 1 for x in lines) > MAX_BYTES
             table = FunctionTable(()) if too_big else python_functions(lines)
-            with self._lock:
-                self._tables[key] = table
-                while len(self._tables) > self.max_files:
-                    self._tables.popitem(last=False)
+            if stored is not None and blob is not None:
+                spans = [[f.name, f.start, f.end] for f in table.functions]
+                stored.save_git_facts("functions", {blob: json.dumps(spans, ensure_ascii=False)})
+        with self._lock:
+            self._tables[key] = table
+            while len(self._tables) > self.max_files:
+                self._tables.popitem(last=False)
         return table.enclosing(line)
+
+    @staticmethod
+    def _kept(stored: FactsStore, blob: str) -> FunctionTable | None:
+        kept = stored.git_facts("functions", [blob]).get(blob)
+        if kept is None:
+            return None
+        return FunctionTable(tuple(Scope(str(name), int(start), int(end)) for name, start, end in json.loads(kept)))
 
     def __len__(self) -> int:
         return len(self._tables)

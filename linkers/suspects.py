@@ -11,6 +11,7 @@ most, strongest first, then the notes that lowered it.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from collections import OrderedDict
@@ -24,6 +25,7 @@ from incidentbot.models import CommitInfo, Evidence, LineBlame, SuspectCommit
 from incidentbot.repo import RepoView
 from incidentbot.settings import Ranking, Settings
 from linkers import calibration
+from linkers.blame_index import BlameIndex, index_or_none
 from linkers.model import LinearModel, shipped
 from linkers.suspect_features import (
     COMMIT_FACT_FEATURES,
@@ -54,17 +56,23 @@ class SuspectRanker:
     name = "suspects"
 
     def __init__(
-        self, ranking: Ranking, model: LinearModel | None = None, calibrations: Settings | None = None
+        self,
+        ranking: Ranking,
+        model: LinearModel | None = None,
+        calibrations: Settings | None = None,
+        stored: BlameIndex | None = None,
     ) -> None:
         """``model``: these weights always; else the repository's calibration in the store of ``calibrations``'
-        settings when one is in use (linkers/calibration.py), else the shipped weights."""
+        settings when one is in use (linkers/calibration.py), else the shipped weights. ``stored``: the index
+        that keeps commits' facts across processes."""
         self.ranking = ranking
         self.model = model or shipped("suspects")
         self.calibrations = None if model is not None else calibrations
+        self.stored = stored
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
-        return cls(settings.ranking, calibrations=settings)
+        return cls(settings.ranking, calibrations=settings, stored=index_or_none(settings))
 
     def link(self, evidence: Evidence, repo: RepoView) -> Evidence:
         if not evidence.blame:
@@ -105,7 +113,7 @@ class SuspectRanker:
         trace_features(candidates, first_seen)
         # Commit facts cost a git call: read them for the candidates that can still win.
         shortlist = select_shortlist(list(candidates.values()), lambda c: c.features, model)
-        facts = _FACTS.get(repo, [c.commit.sha for c in shortlist])
+        facts = _FACTS.get(repo, [c.commit.sha for c in shortlist], self.stored)
         deploy = repo.commits_in_range(*evidence.release_range) if evidence.release_range else None
         for cand in shortlist:
             commit_features(cand, facts.get(cand.commit.sha), deploy, self.ranking.bulk_files)
@@ -139,7 +147,8 @@ class FactsCache:
         self._facts: OrderedDict[tuple[str, str], Facts] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, repo: RepoView, shas: list[str]) -> dict[str, Facts]:
+    def get(self, repo: RepoView, shas: list[str], stored: BlameIndex | None = None) -> dict[str, Facts]:
+        """``stored``: the store's index, asked for what this process has not seen before git is."""
         root = str(repo.root)
         found: dict[str, Facts] = {}
         with self._lock:
@@ -149,7 +158,12 @@ class FactsCache:
                     self._facts.move_to_end((root, sha))
                     found[sha] = known
         missing = [sha for sha in shas if sha not in found]
-        fresh = repo.commit_facts(missing) if missing else {}
+        fresh = _decode_facts(stored.git_facts("commit", missing)) if stored is not None and missing else {}
+        asked = [sha for sha in missing if sha not in fresh]
+        from_git = repo.commit_facts(asked) if asked else {}
+        if stored is not None and from_git:
+            stored.save_git_facts("commit", {sha: json.dumps(facts) for sha, facts in from_git.items()})
+        fresh.update(from_git)
         with self._lock:
             for sha, facts in fresh.items():
                 self._facts[(root, sha)] = facts
@@ -162,6 +176,15 @@ class FactsCache:
 
 
 _FACTS = FactsCache(MAX_CACHED_FACTS)
+
+
+def _decode_facts(stored: dict[str, str]) -> dict[str, Facts]:
+    """(parents, files, insertions, deletions) per commit, as ``RepoView.commit_facts`` gives them."""
+    out: dict[str, Facts] = {}
+    for sha, text in stored.items():
+        parents, files, added, deleted = json.loads(text)
+        out[sha] = (tuple(parents), int(files), int(added), int(deleted))
+    return out
 
 
 def select_shortlist(items: list[T], features_of: Callable[[T], dict[str, float]], model: LinearModel) -> list[T]:

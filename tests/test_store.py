@@ -132,6 +132,7 @@ def test_migrations_run_once(store_url: str) -> None:
         "m004_outbox_retry_at",
         "m005_blame_index",
         "m006_learned_cases",
+        "m007_git_facts",
     ]
 
 

@@ -7,6 +7,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from linkers.blame import Blamer, ignore_revs
 from linkers.blame_git import FileBlame, _run_blame
 from linkers.blame_index import BlameIndex, blob_lines, options_key, repository_key, shared_index
 from linkers.blame_index_sqlite import SqliteIndexStore
+from linkers.scope import Scope
 from tests.gitbuilder import ALICE, BOB, CAROL, DAVE, GitRepoBuilder, _identity
 from tests.linkers.history import ShopHistory, build_shop, shop_traceback
 from tests.linkers.test_suspects import _evidence
@@ -488,3 +490,53 @@ def test_incidentbot_triage_processes_share_the_index_and_report_the_same(shop: 
     assert plain.stdout == reports[0]
     stats = open_store(Settings().effective_database_url).blame_index_stats()
     assert stats["misses"] > 0 and stats["hits"] >= stats["misses"]  # the second process: hits only
+
+
+# ---- facts of single git objects, kept across processes --------------------------------------------------------
+
+
+def test_commit_facts_and_functions_are_kept_for_the_next_process(shop: ShopHistory, tmp_path: Path) -> None:
+    """What a triage learnt of commits (size, parents) and files (their functions) is in the store; a new process
+    (new in-memory caches) takes it from there, equal to what git and a parse give."""
+    from linkers.scope import ScopeCache, python_functions
+    from linkers.suspects import FactsCache
+
+    repo = RepoView(shop.builder.root)
+    shas = [shop.culprit, shop.release]
+    index = _index(tmp_path)
+    assert FactsCache(10).get(repo, shas, index) == repo.commit_facts(shas)
+    path = "shop/pricing.py"
+    lines = repo.read_lines(path, shop.release)
+    assert lines is not None
+    blob = repo.blob_sha(path, shop.release)
+    assert blob == shop.builder.git("rev-parse", f"{shop.release}:{path}")
+    line = next(n for n, text in enumerate(lines, 1) if "return" in text)
+    first = ScopeCache(10).enclosing(("r", shop.release, path), lines, line, path, index, blob)
+    assert first is not None and first == python_functions(lines).enclosing(line)
+
+    later = _index(tmp_path)  # another process on the same store
+    assert later.git_facts("commit", shas).keys() == set(shas)
+    assert later.git_facts("functions", [blob]).keys() == {blob}
+    # What the store holds is what is answered: a planted value shows the store, not git, was asked.
+    planted = _index(tmp_path, "planted")
+    planted.save_git_facts("commit", {shop.culprit: '[["' + "0" * 40 + '"], 9, 99, 999]'})
+    planted.save_git_facts("functions", {blob: '[["planted", 1, 1000]]'})
+    assert FactsCache(10).get(repo, [shop.culprit], planted) == {shop.culprit: (("0" * 40,), 9, 99, 999)}
+    assert ScopeCache(10).enclosing(("r", shop.release, path), lines, line, path, planted, blob) == Scope(
+        "planted", 1, 1000
+    )
+
+
+def test_git_facts_keep_their_first_value_and_the_oldest_are_evicted(tmp_path: Path) -> None:
+    index = _index(tmp_path)
+    index.save_git_facts("commit", {"a" * 40: "[[], 1, 1, 1]"})
+    index.save_git_facts("commit", {"a" * 40: "[[], 2, 2, 2]"})  # immutable: the first write stays
+    assert index.git_facts("commit", ["a" * 40]) == {"a" * 40: "[[], 1, 1, 1]"}
+    for n in range(5):
+        index.store.save_git_facts("commit", {f"{n:040d}": "[[], 0, 0, 0]"})
+        time.sleep(0.01)  # written one after another: distinct times
+    assert index.store.evict_git_facts(3) == 3
+    assert sorted(index.git_facts("commit", ["a" * 40, *(f"{n:040d}" for n in range(5))])) == [
+        f"{n:040d}" for n in (2, 3, 4)
+    ]
+    assert index.store.evict_git_facts(3) == 0
