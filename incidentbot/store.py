@@ -781,14 +781,23 @@ class Store:
             return
         known = self.git_facts(kind, list(values))
         now = time.time()
-        for key, text in sorted(values.items()):
-            if key in known:
-                continue
-            try:
-                with self._begin() as conn:
-                    conn.execute(insert(git_facts).values(kind=kind, key=key, value_json=text, written_at=now))
-            except IntegrityError:
-                pass  # another process stored the same object first
+        rows = [
+            {"kind": kind, "key": key, "value_json": text, "written_at": now}
+            for key, text in sorted(values.items())
+            if key not in known
+        ]
+        if not rows:
+            return
+        try:
+            with self._begin() as conn:  # one transaction for them all
+                conn.execute(insert(git_facts), rows)
+        except IntegrityError:  # another process stored some of them meanwhile: one by one
+            for row in rows:
+                try:
+                    with self._begin() as conn:
+                        conn.execute(insert(git_facts).values(**row))
+                except IntegrityError:
+                    pass
 
     def evict_git_facts(self, max_rows: int) -> int:
         """Drop the oldest facts past ``max_rows``; how many were dropped."""
