@@ -799,6 +799,12 @@ class Store:
                 except IntegrityError:
                     pass
 
+    def git_facts_counts(self) -> dict[str, int]:
+        """How many objects' facts are kept, by kind ("commit", "functions")."""
+        with self._begin() as conn:
+            rows = conn.execute(select(git_facts.c.kind, func.count()).group_by(git_facts.c.kind))
+            return {str(kind): int(n) for kind, n in rows}
+
     def evict_git_facts(self, max_rows: int) -> int:
         """Drop the oldest facts past ``max_rows``; how many were dropped."""
         with self._begin() as conn:

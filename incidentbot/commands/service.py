@@ -109,6 +109,7 @@ def status(config: Path | None) -> None:
         from incidentbot import settings
         from incidentbot.service.event_queue import EventQueue
         from incidentbot.store import open_store
+        from linkers.blame_index import GIT_FACTS_MAX_ROWS
 
         conf = settings.load(config)
         store = open_store(conf.effective_database_url)
@@ -127,6 +128,11 @@ def status(config: Path | None) -> None:
             f"blame index: {index['entries']} files at {index['revisions']} revisions, "
             f"{_megabytes(index['bytes'])} (limit {_megabytes(conf.blame_index_max_bytes)}); {rate}, "
             f"{index.get('carried', 0)} carried forward, {index.get('misses', 0)} blamed in full"
+        )
+        facts = store.git_facts_counts()
+        click.echo(
+            f"git facts kept: {facts.get('commit', 0)} commits, {facts.get('functions', 0)} files' functions "
+            f"(limit {GIT_FACTS_MAX_ROWS:,} in all)"
         )
         pending = store.pending()
         click.echo(f"posts waiting for a retry: {len(pending)}")

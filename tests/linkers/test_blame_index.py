@@ -417,6 +417,9 @@ def test_status_shows_the_index_size_and_hit_rate(shop: ShopHistory, tmp_path: P
     line = next(text for text in out.stdout.splitlines() if text.startswith("blame index:"))
     assert f"{stats['entries']} files" in line
     assert f"hit rate {100 * stats['hits'] / asked:.0f}%" in line
+    functions = len({path for path, *_ in FRAMES})  # each blamed Python file's functions, parsed once and kept
+    assert index.store.git_facts_counts() == {"functions": functions}
+    assert f"git facts kept: 0 commits, {functions} files' functions" in out.stdout
 
 
 def test_the_hard_cases_are_exercised(history: History, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
