@@ -232,7 +232,10 @@ class ScopeCache:
         kept = stored.git_facts("functions", [blob]).get(blob)
         if kept is None:
             return None
-        return FunctionTable(tuple(Scope(str(name), int(start), int(end)) for name, start, end in json.loads(kept)))
+        try:
+            return FunctionTable(tuple(Scope(str(n), int(start), int(end)) for n, start, end in json.loads(kept)))
+        except (ValueError, TypeError):  # a row that does not read: the file is parsed instead
+            return None
 
     def __len__(self) -> int:
         return len(self._tables)

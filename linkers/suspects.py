@@ -182,8 +182,11 @@ def _decode_facts(stored: dict[str, str]) -> dict[str, Facts]:
     """(parents, files, insertions, deletions) per commit, as ``RepoView.commit_facts`` gives them."""
     out: dict[str, Facts] = {}
     for sha, text in stored.items():
-        parents, files, added, deleted = json.loads(text)
-        out[sha] = (tuple(parents), int(files), int(added), int(deleted))
+        try:
+            parents, files, added, deleted = json.loads(text)
+            out[sha] = (tuple(str(p) for p in parents), int(files), int(added), int(deleted))
+        except (ValueError, TypeError):  # a row that does not read (written by hand?): asked of git instead
+            continue
     return out
 
 

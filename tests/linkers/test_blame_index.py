@@ -528,6 +528,12 @@ def test_commit_facts_and_functions_are_kept_for_the_next_process(shop: ShopHist
     assert ScopeCache(10).enclosing(("r", shop.release, path), lines, line, path, planted, blob) == Scope(
         "planted", 1, 1000
     )
+    # A row that does not read is as good as none: git is asked, the file parsed.
+    broken = _index(tmp_path, "broken")
+    broken.save_git_facts("commit", {shop.culprit: "not json"})
+    broken.save_git_facts("functions", {blob: '[["no", "numbers"]]'})
+    assert FactsCache(10).get(repo, [shop.culprit], broken) == repo.commit_facts([shop.culprit])
+    assert ScopeCache(10).enclosing(("r", shop.release, path), lines, line, path, broken, blob) == first
 
 
 def test_git_facts_keep_their_first_value_and_the_oldest_are_evicted(tmp_path: Path) -> None:
