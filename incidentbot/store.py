@@ -169,7 +169,7 @@ blame_index_stats = Table(
 git_facts = Table(
     "git_facts",
     metadata,
-    Column("kind", String(16), primary_key=True),  # "commit", "functions"
+    Column("kind", String(16), primary_key=True),  # "commit", "functions-v1" (linkers/scope.py FUNCTIONS_KIND)
     Column("key", String(64), primary_key=True),  # the object's sha
     Column("value_json", Text, nullable=False),
     Column("written_at", Float, nullable=False),
@@ -800,7 +800,7 @@ class Store:
                     pass
 
     def git_facts_counts(self) -> dict[str, int]:
-        """How many objects' facts are kept, by kind ("commit", "functions")."""
+        """How many objects' facts are kept, by kind ("commit", "functions-v1")."""
         with self._begin() as conn:
             rows = conn.execute(select(git_facts.c.kind, func.count()).group_by(git_facts.c.kind))
             return {str(kind): int(n) for kind, n in rows}

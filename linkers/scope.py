@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 MAX_BYTES = 2 * 1024 * 1024
+# The kind under which a file's functions are kept in the store: a new version when ``python_functions`` changes
+# what it finds, so tables of the old parse are never read again (they age out).
+FUNCTIONS_KIND = "functions-v1"
 _BRACE_HEADER = re.compile(
     r"^\s*(?:export\s+)?(?:(?:public|private|protected|static|final|async|override|suspend|internal|abstract)\s+)*"
     r"(?:func\s+(?:\([^)]*\)\s*)?(?P<go>\w+)|function\s*\*?\s*(?P<js>\w+)|fun\s+(?P<kt>\w+)"
@@ -220,7 +223,7 @@ class ScopeCache:
             table = FunctionTable(()) if too_big else python_functions(lines)
             if stored is not None and blob is not None:
                 spans = [[f.name, f.start, f.end] for f in table.functions]
-                stored.save_git_facts("functions", {blob: json.dumps(spans, ensure_ascii=False)})
+                stored.save_git_facts(FUNCTIONS_KIND, {blob: json.dumps(spans, ensure_ascii=False)})
         with self._lock:
             self._tables[key] = table
             while len(self._tables) > self.max_files:
@@ -229,7 +232,7 @@ class ScopeCache:
 
     @staticmethod
     def _kept(stored: FactsStore, blob: str) -> FunctionTable | None:
-        kept = stored.git_facts("functions", [blob]).get(blob)
+        kept = stored.git_facts(FUNCTIONS_KIND, [blob]).get(blob)
         if kept is None:
             return None
         try:

@@ -130,8 +130,9 @@ def status(config: Path | None) -> None:
             f"{index.get('carried', 0)} carried forward, {index.get('misses', 0)} blamed in full"
         )
         facts = store.git_facts_counts()
+        functions = sum(n for kind, n in facts.items() if kind.startswith("functions"))
         click.echo(
-            f"git facts kept: {facts.get('commit', 0)} commits, {facts.get('functions', 0)} files' functions "
+            f"git facts kept: {facts.get('commit', 0)} commits, {functions} files' functions "
             f"(limit {GIT_FACTS_MAX_ROWS:,} in all)"
         )
         pending = store.pending()

@@ -26,7 +26,7 @@ from linkers.blame import Blamer, ignore_revs
 from linkers.blame_git import FileBlame, _run_blame
 from linkers.blame_index import BlameIndex, blob_lines, options_key, repository_key, shared_index
 from linkers.blame_index_sqlite import SqliteIndexStore
-from linkers.scope import Scope
+from linkers.scope import FUNCTIONS_KIND, Scope
 from tests.gitbuilder import ALICE, BOB, CAROL, DAVE, GitRepoBuilder, _identity
 from tests.linkers.history import ShopHistory, build_shop, shop_traceback
 from tests.linkers.test_suspects import _evidence
@@ -418,7 +418,7 @@ def test_status_shows_the_index_size_and_hit_rate(shop: ShopHistory, tmp_path: P
     assert f"{stats['entries']} files" in line
     assert f"hit rate {100 * stats['hits'] / asked:.0f}%" in line
     functions = len({path for path, *_ in FRAMES})  # each blamed Python file's functions, parsed once and kept
-    assert index.store.git_facts_counts() == {"functions": functions}
+    assert index.store.git_facts_counts() == {FUNCTIONS_KIND: functions}
     assert f"git facts kept: 0 commits, {functions} files' functions" in out.stdout
 
 
@@ -519,11 +519,11 @@ def test_commit_facts_and_functions_are_kept_for_the_next_process(shop: ShopHist
 
     later = _index(tmp_path)  # another process on the same store
     assert later.git_facts("commit", shas).keys() == set(shas)
-    assert later.git_facts("functions", [blob]).keys() == {blob}
+    assert later.git_facts(FUNCTIONS_KIND, [blob]).keys() == {blob}
     # What the store holds is what is answered: a planted value shows the store, not git, was asked.
     planted = _index(tmp_path, "planted")
     planted.save_git_facts("commit", {shop.culprit: '[["' + "0" * 40 + '"], 9, 99, 999]'})
-    planted.save_git_facts("functions", {blob: '[["planted", 1, 1000]]'})
+    planted.save_git_facts(FUNCTIONS_KIND, {blob: '[["planted", 1, 1000]]'})
     assert FactsCache(10).get(repo, [shop.culprit], planted) == {shop.culprit: (("0" * 40,), 9, 99, 999)}
     assert ScopeCache(10).enclosing(("r", shop.release, path), lines, line, path, planted, blob) == Scope(
         "planted", 1, 1000
@@ -531,7 +531,7 @@ def test_commit_facts_and_functions_are_kept_for_the_next_process(shop: ShopHist
     # A row that does not read is as good as none: git is asked, the file parsed.
     broken = _index(tmp_path, "broken")
     broken.save_git_facts("commit", {shop.culprit: "not json"})
-    broken.save_git_facts("functions", {blob: '[["no", "numbers"]]'})
+    broken.save_git_facts(FUNCTIONS_KIND, {blob: '[["no", "numbers"]]'})
     assert FactsCache(10).get(repo, [shop.culprit], broken) == repo.commit_facts([shop.culprit])
     assert ScopeCache(10).enclosing(("r", shop.release, path), lines, line, path, broken, blob) == first
 
