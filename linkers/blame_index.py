@@ -162,6 +162,7 @@ class BlameIndex:
         self._to_touch: set[Key] = set()
         self.last = Counters()  # the counts of the last call, for tests and benchmarks
         self._facts_written = 0
+        self._facts_pending: dict[str, dict[str, str]] = {}  # kind → sha → JSON, written at the next flush
 
     # ---- the blame passes of one triage ------------------------------------------------------------------
     def blame(
@@ -208,6 +209,7 @@ class BlameIndex:
 
     def flush(self) -> None:
         """Write what this triage learned, add to the counters, and evict now and then."""
+        self.flush_git_facts()
         with self._lock:
             dirty, self._dirty = self._dirty, {}
             by_rev: dict[tuple[str, str], dict[tuple[str, str], str]] = {}
@@ -240,28 +242,39 @@ class BlameIndex:
 
     # ---- facts of single git objects (linkers/suspects.py's commit facts, linkers/scope.py's functions) --------
     def git_facts(self, kind: str, keys: Sequence[str]) -> dict[str, str]:
-        """The stored facts (JSON) of these objects by sha; none when the store fails (git is asked again)."""
-        try:
-            with self._lock:
-                return self.store.git_facts(kind, keys) if keys else {}
-        except Exception as exc:  # a cache: a failing store costs time, never the triage
-            log.warning("git facts unavailable from the store: %s: %s", type(exc).__name__, exc)
-            return {}
+        """The facts (JSON) of these objects by sha, kept or about to be; none when the store fails (git is asked
+        again)."""
+        with self._lock:
+            pending = self._facts_pending.get(kind, {})
+            found = {key: pending[key] for key in keys if key in pending}
+            rest = [key for key in keys if key not in found]
+            try:
+                return found | (self.store.git_facts(kind, rest) if rest else {})
+            except Exception as exc:  # a cache: a failing store costs time, never the triage
+                log.warning("git facts unavailable from the store: %s: %s", type(exc).__name__, exc)
+                return found
 
     def save_git_facts(self, kind: str, values: dict[str, str]) -> None:
-        """Keep facts of git objects for the next process; the oldest go past ``GIT_FACTS_MAX_ROWS``."""
-        if not values:
-            return
-        try:
-            with self._lock:
-                self.store.save_git_facts(kind, values)
-                first = self._facts_written == 0  # a CLI process writes once: it evicts then
-                self._facts_written += len(values)
-                if first or self._facts_written >= _FACTS_EVICT_EVERY:
-                    self._facts_written = 1
-                    self.store.evict_git_facts(GIT_FACTS_MAX_ROWS)
-        except Exception as exc:
-            log.warning("git facts not stored: %s: %s", type(exc).__name__, exc)
+        """Keep facts of git objects for the next process: written at the next ``flush`` (one write a triage,
+        however many files and commits), the oldest dropped past ``GIT_FACTS_MAX_ROWS``."""
+        with self._lock:
+            pending = self._facts_pending.setdefault(kind, {})
+            for key, value in values.items():
+                pending.setdefault(key, value)  # immutable: the first value stays, as in the store
+
+    def flush_git_facts(self) -> None:
+        with self._lock:
+            pending, self._facts_pending = self._facts_pending, {}
+            try:
+                for kind, values in sorted(pending.items()):
+                    self.store.save_git_facts(kind, values)
+                    first = self._facts_written == 0  # a CLI process writes once: it evicts then
+                    self._facts_written += len(values)
+                    if first or self._facts_written >= _FACTS_EVICT_EVERY:
+                        self._facts_written = 1
+                        self.store.evict_git_facts(GIT_FACTS_MAX_ROWS)
+            except Exception as exc:
+                log.warning("git facts not stored: %s: %s", type(exc).__name__, exc)
 
     # ---- store and memory ----------------------------------------------------------------------------------
     def _load(self, keys: Sequence[Key]) -> dict[Key, Entry]:

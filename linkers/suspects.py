@@ -161,8 +161,9 @@ class FactsCache:
         fresh = _decode_facts(stored.git_facts("commit", missing)) if stored is not None and missing else {}
         asked = [sha for sha in missing if sha not in fresh]
         from_git = repo.commit_facts(asked) if asked else {}
-        if stored is not None and from_git:
+        if stored is not None and from_git:  # the blame linker has flushed already: written now
             stored.save_git_facts("commit", {sha: json.dumps(facts) for sha, facts in from_git.items()})
+            stored.flush_git_facts()
         fresh.update(from_git)
         with self._lock:
             for sha, facts in fresh.items():
