@@ -6,7 +6,7 @@ file with the same message once its variable parts (numbers, quoted values, ids,
 match names the earlier issue, its fix commit and who fixed it; the report shows it under "Seen before" and the
 LLM agent gets it as context (its ``ShowCommit`` tool reads the old fix's diff).
 
-Pure functions of their inputs: the store supplies the resolved incidents (``Store.resolved_incidents``).
+Pure functions of their inputs: ``incidentbot.recall`` supplies the resolved incidents from the store.
 """
 
 from __future__ import annotations

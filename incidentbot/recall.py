@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -26,13 +25,14 @@ from incidentbot.models import Evidence, ResolvedIncident, SeenBefore, Signature
 from incidentbot.repo import RepoView
 from incidentbot.settings import Settings
 from incidentbot.sqlite_readonly import read_only
+from incidentbot.timed_cache import TimedCache
 
 log = logging.getLogger(__name__)
 
 MAX_REMEMBERED = 5000  # resolved incidents read per triage, newest first
 CACHE_SECONDS = 60.0  # a running daemon sees a newly resolved incident within this
 
-_cache: dict[tuple[str, str, str | None], tuple[float, list[ResolvedIncident]]] = {}
+_cache: TimedCache[list[ResolvedIncident]] = TimedCache(CACHE_SECONDS)
 
 
 def recall(evidence: Evidence, settings: Settings, repo: RepoView) -> Evidence:
@@ -74,16 +74,8 @@ def _with_fixer(incident: ResolvedIncident, repo: RepoView) -> ResolvedIncident:
 
 
 def _remembered(database_url: str, key: str, remote_url: str | None) -> list[ResolvedIncident]:
-    """What the store remembers, read at most once per ``CACHE_SECONDS`` per repository: a daemon's worker
-    triaging a burst must not open the store once per event."""
-    cache_key = (database_url, key, remote_url)
-    now = time.monotonic()
-    cached = _cache.get(cache_key)
-    if cached is not None and now - cached[0] < CACHE_SECONDS:
-        return cached[1]
-    found = list(_read(database_url, key, remote_url))
-    _cache[cache_key] = (now, found)
-    return found
+    """What the store remembers, read at most once per ``CACHE_SECONDS`` per repository."""
+    return _cache.get((database_url, key, remote_url), lambda: list(_read(database_url, key, remote_url)))
 
 
 def forget_cached() -> None:

@@ -15,13 +15,13 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from incidentbot.sqlite_readonly import read_only
+from incidentbot.timed_cache import TimedCache
 from linkers.model import LinearModel
 
 MIN_CASES = 20  # labelled cases a repository needs before a calibration is fitted
@@ -178,23 +178,19 @@ def repo_key(remote_url: str | None, configured: str | None, path: Path) -> str:
     return configured or str(path.resolve())
 
 
-_cache: dict[tuple[str, str], tuple[float, LinearModel | None]] = {}
+_cache: TimedCache[LinearModel | None] = TimedCache(CACHE_SECONDS)
 
 
 def model_for(repo: str, database_url: str) -> LinearModel | None:
     """The calibrated model in use for ``repo``, or None (shipped weights); read at most once per
     ``CACHE_SECONDS`` per repository."""
-    key = (database_url, repo)
-    now = time.monotonic()
-    cached = _cache.get(key)
-    if cached is not None and now - cached[0] < CACHE_SECONDS:
-        return cached[1]
-    text = (
-        _read_sqlite(database_url, repo) if database_url.startswith("sqlite:///") else _read_store(database_url, repo)
-    )
-    found = LinearModel.from_json(json.loads(text)) if text else None
-    _cache[key] = (now, found)
-    return found
+
+    def load() -> LinearModel | None:
+        read = _read_sqlite if database_url.startswith("sqlite:///") else _read_store
+        text = read(database_url, repo)
+        return LinearModel.from_json(json.loads(text)) if text else None
+
+    return _cache.get((database_url, repo), load)
 
 
 def _read_sqlite(database_url: str, repo: str) -> str | None:
