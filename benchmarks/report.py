@@ -115,9 +115,15 @@ def speed_section(results: list[SpeedResult]) -> list[str]:
             "",
         ]
         out += ["| figure | median | p90 | runs | target |", "|---|---|---|---|---|"]
-        floor = f"{r.floor_processes}× `git blame --porcelain -L` (±3 lines), one after another"
+        floor = (
+            f"{r.floor_processes}× `git blame --porcelain -L` (±3 lines) of the in-app frames nearest the raise that "
+            "incidentbot blames, one after another"
+        )
         out.append(_stats_row(f"floor, repository as given: {floor}", r.floor_given, ""))
         out.append(_stats_row(f"floor, with git's commit-graph: {floor}", r.floor, ""))
+        if r.floor_all_frames is not None:
+            every = f"{r.all_frames_processes}× `git blame --porcelain -L` (±3 lines), every in-app frame"
+            out.append(_stats_row(f"for comparison, with the commit-graph: {every}", r.floor_all_frames, ""))
         out.append(_stats_row("Python start-up + `import incidentbot.commands.cli`", r.startup, ""))
         first = f"{r.first_cold * 1000:.0f} ms" if r.first_cold is not None else "failed"
         out.append(f"| first cold triage ever (writes the commit-graph) | {first} | – | 1 | – |")
@@ -138,9 +144,24 @@ def speed_section(results: list[SpeedResult]) -> list[str]:
         if r.batch_floor_per_1000 is not None:
             ratio = per_1000 / r.batch_floor_per_1000 if r.batch_floor_per_1000 else math.nan
             out.append(
-                f"| floor for the batch: plain `git blame -L` of every frame's lines (timed on "
+                f"| floor for the batch: plain `git blame -L` of the lines incidentbot blames (timed on "
                 f"{r.batch_floor_sample} of its traces) | {r.batch_floor_per_1000:.1f} s per 1,000 "
                 f"(batch / floor {ratio:.2f}×) | – |"
+            )
+        if r.batch_workers_seconds is not None:
+            per_1000_workers = r.batch_workers_seconds * 1000 / r.batch_traces if r.batch_traces else math.nan
+            out.append(
+                f"| the same batch across {r.batch_workers} worker processes sharing one store, as `incidentbot run` "
+                f"({r.batch_workers_failures} failed) | {r.batch_workers_seconds:.1f} s ({per_1000_workers:.1f} s "
+                f"per 1,000) | ≤ 60 s per 1,000 |"
+            )
+        if r.batch_files_floor is not None:
+            timed = [x for x in (r.batch_seconds, r.batch_workers_seconds) if x is not None]
+            versus = f"{min(timed) / r.batch_files_floor:.2f}×" if timed and r.batch_files_floor else "–"
+            out.append(
+                f"| floor for the batch, each file once: whole-file `git blame` of the {r.batch_files} distinct files "
+                f"its frames touch, {r.batch_workers or 2} at a time | {r.batch_files_floor:.1f} s (faster batch / "
+                f"floor {versus}) | – |"
             )
         out.append(f"| peak RSS, batch process | {_mb(r.rss_self_mb)} | ≤ 300 MB |")
         out.append(f"| peak RSS, largest git child of the batch | {_mb(r.rss_children_mb)} | – |")

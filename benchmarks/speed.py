@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,16 @@ from typing import Any
 from benchmarks.checkouts import WORK_DIR
 from benchmarks.plaintrace import map_frames, parse_frames, tracked_files
 from benchmarks.synthtrace import SpotIndex, render
+from incidentbot.settings import Ranking
 
 BLAME_WINDOW = 3  # the default Ranking.blame_window: lines blamed above and below each frame's line
+# The floor blames the lines incidentbot blames: the in-app frames nearest the raise, as many as it blames by
+# default; blaming every frame is reported beside it.
+FRAMES_BLAMED = Ranking().max_frames_blamed
 BATCH_FLOOR_SAMPLE = 50  # batch traces whose plain-git floor is timed, then scaled to 1,000
 COLD_TIMEOUT = 120.0
 CARRY_COMMITS = 20  # the earlier revision of the carry-forward figures: HEAD~20 (first parent)
+BATCH_WORKERS = 2  # the daemon's default worker processes (Settings.workers), one per core here
 
 
 @dataclass(frozen=True)
@@ -61,9 +67,15 @@ class SpeedResult:
     floor: Stats | None = None  # plain git blame with the commit-graph incidentbot writes (the stricter floor)
     floor_given: Stats | None = None  # plain git blame on the repository as given (no commit-graph)
     floor_processes: int = 0
+    floor_all_frames: Stats | None = None  # with the commit-graph, every in-app frame's lines (what the trace holds)
+    all_frames_processes: int = 0
     first_cold: float | None = None  # the first triage ever, which writes the commit-graph
     batch_floor_per_1000: float | None = None  # plain git blame of the batch traces' lines, per 1,000 traces
     batch_floor_sample: int = 0
+    # Each distinct file the batch's frames touch blamed once, whole, BATCH_WORKERS at a time: what any tool that
+    # runs git blame once per file pays at least, with both cores busy.
+    batch_files: int = 0
+    batch_files_floor: float | None = None
     startup: Stats | None = None
     cold: Stats | None = None
     warm: Stats | None = None
@@ -71,6 +83,9 @@ class SpeedResult:
     batch_seconds: float | None = None
     batch_failures: int = 0
     batch_variation: str = ""
+    batch_workers: int = 0  # the same batch split across this many processes sharing one store, as the daemon runs
+    batch_workers_seconds: float | None = None
+    batch_workers_failures: int = 0
     rss_self_mb: float | None = None
     rss_children_mb: float | None = None
     # The blame index. cold above is a fresh process on an empty index; these:
@@ -85,10 +100,14 @@ class SpeedResult:
     errors: list[str] = field(default_factory=list)
 
 
-def blame_ranges(repo: Path, trace_text: str, window: int = BLAME_WINDOW) -> dict[str, list[tuple[int, int]]]:
-    """For each in-app frame file, the line ranges (frame line ± window, clamped to the file) to blame."""
+def blame_ranges(
+    repo: Path, trace_text: str, window: int = BLAME_WINDOW, frames: int | None = FRAMES_BLAMED
+) -> dict[str, list[tuple[int, int]]]:
+    """For each in-app frame file, the line ranges (frame line ± window, clamped to the file) to blame: of the
+    ``frames`` in-app frames nearest the raise, as incidentbot blames them, or of every frame (None)."""
     ranges: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for mapped in map_frames(parse_frames(trace_text), tracked_files(repo)):
+    mapped_frames = map_frames(parse_frames(trace_text), tracked_files(repo))
+    for mapped in mapped_frames[-frames:] if frames else mapped_frames:
         length = _line_count(repo / mapped.repo_path)
         line = min(mapped.frame.line, length)
         ranges[mapped.repo_path].append((max(1, line - window), min(length, line + window)))
@@ -104,6 +123,63 @@ def floor_once(repo: Path, ranges: dict[str, list[tuple[int, int]]]) -> float:
             ["git", "blame", "--porcelain", *limits, "HEAD", "--", path], cwd=repo, capture_output=True, check=True
         )
     return time.perf_counter() - started
+
+
+def files_floor(repo: Path, batch: list[str], workers: int = BATCH_WORKERS) -> tuple[int, float]:
+    """How many distinct files the batch's frames touch, and the seconds to blame each of them once, whole
+    (``git blame --porcelain HEAD -- file``), ``workers`` at a time."""
+    paths = sorted({path for text in batch for path in blame_ranges(repo, text)})
+
+    def one(path: str) -> None:
+        subprocess.run(["git", "blame", "--porcelain", "HEAD", "--", path], cwd=repo, capture_output=True, check=True)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(one, paths))
+    return len(paths), time.perf_counter() - started
+
+
+def batch_in_workers(repo: Path, batch: list[str], state: Path, workers: int = BATCH_WORKERS) -> tuple[float, int]:
+    """The batch split across ``workers`` fresh processes sharing one store (SQLite, as ``incidentbot run`` with
+    its default settings), trace i to process i mod ``workers`` as the queue hands them out: the wall time from
+    the first start to the last exit (start-ups included), and how many triages failed."""
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir(parents=True)
+    spec = state / "share.json"
+    spec.write_text(json.dumps({"repo": str(repo), "batch": batch, "state": str(state)}))
+    started = time.perf_counter()
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.speed", "--share", str(spec), str(i), str(workers)],
+            cwd=Path(__file__).resolve().parent.parent,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(workers)
+    ]
+    outputs = [child.communicate()[0] for child in children]
+    seconds = time.perf_counter() - started
+    failures = 0
+    for child, out in zip(children, outputs, strict=True):
+        lines = out.strip().splitlines()
+        failures += int(lines[-1]) if child.returncode == 0 and lines else len(batch[:: len(children)])
+    return seconds, failures
+
+
+def _share_worker(spec_path: str, share: int, workers: int) -> None:
+    """Child process of ``batch_in_workers``: its share of the batch; prints how many failed."""
+    from incidentbot import pipeline, settings
+
+    spec = json.loads(Path(spec_path).read_text())
+    state = Path(spec["state"])
+    conf = settings.load(None, repo=Path(spec["repo"]), database_url=f"sqlite:///{state / 'shared'}.sqlite3")
+    failures = 0
+    for text in spec["batch"][share::workers]:
+        try:
+            pipeline.triage(text, conf)
+        except Exception:  # counted, not fatal, as in the one-process batch
+            failures += 1
+    print(failures)
 
 
 def measure_cold(
@@ -226,6 +302,9 @@ def measure(label: str, repo: Path, trace_text: str, batch: list[str], runs: int
     # From here on plain git blame profits from the commit-graph too: the floor is measured again, so every
     # ratio compares like with like.
     result.floor = Stats.of([floor_once(repo, ranges) for _ in range(runs)])
+    every = blame_ranges(repo, trace_text, frames=None)
+    result.all_frames_processes = len(every)
+    result.floor_all_frames = Stats.of([floor_once(repo, every) for _ in range(runs)])
     result.cold, more = measure_cold(repo, trace_file, runs, state)
     errors += more
     measure_cold(repo, trace_file, 1, state)  # fills the index
@@ -247,6 +326,12 @@ def measure(label: str, repo: Path, trace_text: str, batch: list[str], runs: int
         result.batch_floor_sample = len(sample)
     carry = (earlier, head) if earlier is not None else None
     _fill_in_process(result, run_in_process(repo, trace_text, runs, batch, state, carry))
+    result.batch_files, result.batch_files_floor = files_floor(repo, batch)
+    result.batch_workers = BATCH_WORKERS
+    result.batch_workers_seconds, result.batch_workers_failures = batch_in_workers(
+        repo, batch, WORK_DIR / f"speed-workers-{_slug(label)}"
+    )
+    shutil.rmtree(WORK_DIR / f"speed-workers-{_slug(label)}", ignore_errors=True)
     shutil.rmtree(state, ignore_errors=True)
     return result
 
@@ -419,4 +504,7 @@ def _git(repo: Path, *args: str) -> str:
 
 
 if __name__ == "__main__":
-    _worker(sys.argv[1])
+    if sys.argv[1] == "--share":
+        _share_worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    else:
+        _worker(sys.argv[1])
