@@ -336,3 +336,22 @@ def test_a_lease_whose_release_failed_is_let_go_of_once_the_database_answers() -
                 assert previous == _delivery()
         finally:
             database_reachable(url, True)
+
+
+def test_git_facts_another_process_wrote_meanwhile_are_kept_and_the_rest_stored(store_url: str) -> None:
+    """Between reading which facts are known and writing the rest, another process stores one of them: the batch
+    write fails on that row, so the rows are written one by one; the first value of the raced row stays."""
+    store, other = _open(store_url), _open(store_url)
+    raced, calm = "a" * 40, "b" * 40
+    inserts: list[str] = []
+
+    def the_other_writes_first(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO GIT_FACTS"):
+            inserts.append(statement)
+            if len(inserts) == 1:
+                other.save_git_facts("commit", {raced: '"the other process"'})
+
+    sqlalchemy.event.listen(store.engine, "before_cursor_execute", the_other_writes_first)
+    store.save_git_facts("commit", {raced: '"this process"', calm: '"this process"'})
+    assert len(inserts) == 3  # the batch, then each row on its own
+    assert store.git_facts("commit", [raced, calm]) == {raced: '"the other process"', calm: '"this process"'}
