@@ -10,11 +10,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import git
 
 from incidentbot.models import Person
 from incidentbot.repo import RepoView
+
+if TYPE_CHECKING:
+    from linkers.history import LinearHistory
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +53,41 @@ class FileBlame:
 
 
 def _run_blame(
-    repo: RepoView, rev: str, path: str, ranges: Sequence[tuple[int, int]], ignore: Sequence[str]
+    repo: RepoView,
+    rev: str,
+    path: str,
+    ranges: Sequence[tuple[int, int]],
+    ignore: Sequence[str],
+    history: LinearHistory | None = None,
 ) -> FileBlame:
+    """``git blame --porcelain -w`` of the ranges; with ``history``, through its grafts (linkers/history.py)."""
     args = ["--porcelain", "-w"]
     for sha in ignore:
         args += ["--ignore-rev", sha]
     for lo, hi in ranges:
         args += ["-L", f"{lo},{hi}"]
+    grafts = history.grafts(path) if history is not None else None
     try:
-        out = repo.git.blame(*args, rev, "--", path, stdout_as_string=False)
+        if grafts is not None:
+            import tempfile  # only a process that blames many files gets here
+
+            with tempfile.NamedTemporaryFile("w", suffix=".grafts", encoding="ascii") as file:
+                file.write(grafts)
+                file.flush()
+                out = repo.git.blame(*args, "-S", file.name, rev, "--", path, stdout_as_string=False)
+        else:
+            out = repo.git.blame(*args, rev, "--", path, stdout_as_string=False)
     except git.GitCommandError as exc:
         log.warning("git blame %s at %s failed: %s", path, rev[:12], str(exc.stderr).strip()[:200])
         return FileBlame({}, {})
-    return parse_porcelain(bytes(out).decode("utf-8", errors="replace"))
+    found = parse_porcelain(bytes(out).decode("utf-8", errors="replace"))
+    if history is not None and grafts is not None:
+        if any(line.orig_path != path for line in found.lines.values()):  # cannot be, by the grafts' rules
+            return _run_blame(repo, rev, path, ranges, ignore)
+        for sha, meta in found.commits.items():  # git named the grafted parent; the real one is the answer
+            if meta.previous is not None:
+                meta.previous = (history.real_parent(sha) or meta.previous[0], meta.previous[1])
+    return found
 
 
 def parse_porcelain(text: str) -> FileBlame:

@@ -45,6 +45,7 @@ import git
 from incidentbot.models import Person
 from incidentbot.repo import RepoView
 from linkers.blame_git import BlamedLine, FileBlame, _CommitMeta, _run_blame, parse_porcelain_fields
+from linkers.history import USE_AFTER_BLAMES, LinearHistory
 
 if TYPE_CHECKING:
     from incidentbot.settings import Settings
@@ -59,6 +60,7 @@ _MAX_CARRY_COMMITS = 5000  # farther than this, a full blame is as cheap as blam
 _EVICT_EVERY = 50  # index writes between two eviction passes (and at every new revision)
 _FACTS_EVICT_EVERY = 1000  # git facts written between two eviction passes (and at a process's first write)
 GIT_FACTS_MAX_ROWS = 100_000  # commits' facts and files' functions kept in the store, oldest dropped (docs/limits.md)
+_MAX_HISTORIES = 2  # revisions whose history a process keeps (a daemon's current deploy and the one before)
 TOUCH_SECONDS = 300.0  # an entry used from memory is marked used in the store at most this often (the LRU's grain)
 
 Line = tuple[str, str, int, bool | None]  # sha, original path, original line, cosmetic (None: not yet known)
@@ -163,6 +165,8 @@ class BlameIndex:
         self.last = Counters()  # the counts of the last call, for tests and benchmarks
         self._facts_written = 0
         self._facts_pending: dict[str, dict[str, str]] = {}  # kind → sha → JSON, written at the next flush
+        self._full_blames: dict[tuple[str, str], int] = {}  # (repository, revision) → files blamed in full
+        self._histories: dict[tuple[str, str], LinearHistory | None] = {}  # read at the busiest revisions
 
     # ---- the blame passes of one triage ------------------------------------------------------------------
     def blame(
@@ -322,12 +326,29 @@ class BlameIndex:
         keys: Mapping[str, Key],
         entries: Mapping[Key, Entry],
     ) -> None:
+        history = self._history(repo, rev, keys[next(iter(work))][0], len(work)) if work else None
+
         def one(path: str) -> tuple[str, FileBlame]:
             ignore, lines = work[path]
-            return path, _run_blame(repo, rev, path, _ranges_of(lines), ignore)
+            return path, _run_blame(repo, rev, path, _ranges_of(lines), ignore, history)
 
         for path, found in _parallel(one, list(work)):
             self._absorb(keys[path], entries[keys[path]], found)
+
+    def _history(self, repo: RepoView, rev: str, repo_key: str, blames: int) -> LinearHistory | None:
+        """The revision's linear history (linkers/history.py), read once this process has blamed
+        ``USE_AFTER_BLAMES`` files in full at it; None before, and for a history it does not serve."""
+        at = (repo_key, rev)
+        if at not in self._histories:
+            if len(self._full_blames) > _MAX_HISTORIES * 32:  # counts of revisions long gone
+                self._full_blames.clear()
+            self._full_blames[at] = self._full_blames.get(at, 0) + blames
+            if self._full_blames[at] < USE_AFTER_BLAMES:
+                return None
+            if len(self._histories) >= _MAX_HISTORIES:
+                self._histories.pop(next(iter(self._histories)))
+            self._histories[at] = LinearHistory.read(repo, rev)
+        return self._histories[at]
 
     def _absorb(self, key: Key, entry: Entry, found: FileBlame) -> None:
         for number, bl in found.lines.items():

@@ -1,0 +1,162 @@
+"""Blame through a linear history's grafts (linkers/history.py) gives exactly what plain ``git blame`` gives, on a
+real repository with several authors, whitespace and formatting commits, a rename, a move with edits, a file
+deleted and added again beside a deleted look-alike, a revert and an ignore list; a history with a merge is left
+to git."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from incidentbot.repo import RepoView
+from linkers.blame import ignore_revs
+from linkers.blame_git import _run_blame
+from linkers.blame_index import BlameIndex, blob_lines
+from linkers.history import USE_AFTER_BLAMES, LinearHistory
+from tests.gitbuilder import ALICE, BOB, CAROL, DAVE, GitRepoBuilder, _identity
+
+AUTHORS = (ALICE, BOB, CAROL)
+
+
+class Linear:
+    """Revisions oldest first; the hard cases for grafts, without a merge."""
+
+    def __init__(self, builder: GitRepoBuilder) -> None:
+        self.b = builder
+        self.rng = random.Random(11)
+        self.day = 0
+        self.revisions: list[str] = []
+
+    def _when(self) -> str:
+        self.day += 1
+        return (datetime(2024, 3, 1, 9, tzinfo=UTC) + timedelta(days=self.day)).isoformat()
+
+    def _code(self, n: int, tag: str = "") -> list[str]:
+        return [f"value_{tag}{self.rng.randint(0, 10**6)} = compute('{self.rng.choice('abc')}', {i})" for i in range(n)]
+
+    def commit(self, message: str, files: dict[str, list[str] | None]) -> str:
+        author = DAVE if "ormat" in message else self.rng.choice(AUTHORS)
+        texts = {path: None if lines is None else "\n".join(lines) + "\n" for path, lines in files.items()}
+        sha = self.b.commit(message, author, self._when(), texts)
+        self.revisions.append(sha)
+        return sha
+
+    def read(self, path: str) -> list[str]:
+        return (self.b.root / path).read_text().splitlines()
+
+    def edit(self, path: str) -> str:
+        lines = self.read(path)
+        at = self.rng.randrange(len(lines))
+        lines[at] = f"changed_{self.rng.randint(0, 10**6)} = compute('x', {at})"
+        lines[at:at] = self._code(self.rng.randint(1, 3))
+        return self.commit(f"Edit {path}", {path: lines})
+
+    def build(self) -> Linear:
+        self.commit("Start", {f"app/m{i}.py": self._code(20 + i) for i in range(6)})
+        for i in (0, 1, 2, 0, 3):
+            self.edit(f"app/m{i}.py")
+        lines = self.read("app/m1.py")
+        self.commit("Indent", {"app/m1.py": ["    " + x if n % 3 == 0 else x for n, x in enumerate(lines)]})
+        formatting = self.commit("Format", {"app/m0.py": [x.replace("'", '"') for x in self.read("app/m0.py")]})
+        self.b.rename("app/m2.py", "app/renamed.py")
+        self.commit("Rename m2", {})
+        self.edit("app/renamed.py")
+        moved = self.read("app/m3.py")
+        moved[2] = "edited_while_moving = 1"
+        self.commit("Move m3 with an edit", {"app/m3.py": None, "app/moved.py": moved})
+        self.edit("app/moved.py")
+        look_alike = self.read("app/m4.py")
+        self.commit("Drop m5", {"app/m5.py": None})
+        self.commit("Drop m4", {"app/m4.py": None})  # after m5: a graft from m5's deletion would see m4 go
+        self.commit("Unrelated", {"app/other.py": self._code(5)})
+        self.commit("m5 again, much like the old m4", {"app/m5.py": [*look_alike, "extra = 1"]})
+        self.edit("app/m5.py")
+        reverted = self.edit("app/m1.py")
+        self.b.git("revert", "--no-edit", reverted, env=_identity(ALICE, self._when()))
+        self.revisions.append(self.b.git("rev-parse", "HEAD"))
+        self.commit("Ignore the formatting in blame", {".git-blame-ignore-revs": [formatting]})
+        for path in ("app/m0.py", "app/renamed.py", "app/m1.py"):
+            self.edit(path)
+        return self
+
+
+@pytest.fixture
+def linear(git_repo: GitRepoBuilder) -> Linear:
+    return Linear(git_repo).build()
+
+
+def _files(repo: RepoView, rev: str) -> list[str]:
+    return [path for path in repo.tracked_files(rev) if path.endswith(".py") and blob_lines(repo, rev, path)]
+
+
+def test_every_line_at_every_revision_equals_plain_git_blame(linear: Linear) -> None:
+    repo = RepoView(linear.b.root)
+    grafted = plain = 0
+    for rev in linear.revisions:
+        history = LinearHistory.read(repo, rev)
+        assert history is not None
+        ignore = ignore_revs(repo, rev)
+        for path in _files(repo, rev):
+            whole = [(1, len(blob_lines(repo, rev, path)))]
+            for ranges in (whole, [(2, 3)]):
+                expected = _run_blame(repo, rev, path, ranges, ignore)
+                found = _run_blame(repo, rev, path, ranges, ignore, history)
+                assert found.lines == expected.lines, f"{rev[:8]} {path} {ranges}"
+                assert found.commits == expected.commits, f"{rev[:8]} {path} {ranges}"  # `previous` included
+            if history.grafts(path) is None:
+                plain += 1
+            else:
+                grafted += 1
+    assert grafted > 2 * plain  # the grafts did most of the work (95 of 129 blames when written)
+    head = LinearHistory.read(repo, linear.revisions[-1])
+    assert head is not None
+    assert head.grafts("app/moved.py") is None  # added where a file was deleted: maybe a rename, left to git
+    assert head.grafts("app/m5.py") is not None  # added again where nothing was deleted: git's answer is creation
+    assert head.grafts("app/renamed.py") is None
+
+
+def test_a_history_with_a_merge_is_left_to_git(linear: Linear) -> None:
+    b = linear.b
+    b.git("checkout", "-q", "-b", "side", linear.revisions[3])
+    b.commit("Side work", BOB, "2024-06-01T10:00:00+00:00", {"app/side.py": "side = 1\n"})
+    b.git("checkout", "-q", "main")
+    b.git("merge", "-q", "--no-ff", "-m", "Merge side", "side", env=_identity(CAROL, "2024-06-02T10:00:00+00:00"))
+    repo = RepoView(b.root)
+    assert LinearHistory.read(repo, b.git("rev-parse", "HEAD")) is None
+    assert LinearHistory.read(repo, linear.revisions[-1]) is not None  # before the merge: still linear
+
+
+def test_the_index_reads_the_history_once_enough_files_are_blamed_and_answers_as_git(
+    git_repo: GitRepoBuilder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from incidentbot.store import open_store
+
+    rng = random.Random(3)
+    files = {f"pkg/f{i:02d}.py": [f"line_{i}_{n} = {rng.randint(0, 99)}" for n in range(12)] for i in range(30)}
+    git_repo.commit("Start", ALICE, "2024-01-01T10:00:00+00:00", {p: "\n".join(x) + "\n" for p, x in files.items()})
+    for day, path in enumerate(sorted(files)[:: 3], start=2):
+        files[path][rng.randrange(12)] = f"fixed_{day} = 1"
+        author = AUTHORS[day % 3]
+        git_repo.commit(f"Fix {path}", author, f"2024-01-{day:02d}T10:00:00+00:00", {path: "\n".join(files[path]) + "\n"})
+    repo = RepoView(git_repo.root)
+    rev = git_repo.git("rev-parse", "HEAD")
+    store = open_store(f"sqlite:///{tmp_path / 'index.sqlite3'}")
+    try:
+        index = BlameIndex(store, 10**9, 10)
+        paths = sorted(files)
+        with caplog.at_level(logging.INFO, logger="linkers.history"):
+            first = index.blame(repo, rev, {p: ([(1, 12)], ()) for p in paths[: USE_AFTER_BLAMES - 1]})
+            assert not [r for r in caplog.records if "history" in r.getMessage()]  # a few files: git alone
+            rest = index.blame(repo, rev, {p: ([(1, 12)], ()) for p in paths[USE_AFTER_BLAMES - 1 :]})
+            assert [r for r in caplog.records if r.getMessage().startswith("read the history")]
+        index.flush()
+        for path, found in {**first, **rest}.items():
+            expected = _run_blame(repo, rev, path, [(1, 12)], ())
+            assert found.lines == expected.lines, path
+            assert found.commits == expected.commits, path
+    finally:
+        store.close()
