@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -133,6 +133,8 @@ def blame_targets(
     where files' functions are kept across processes."""
     rev = evidence.revision
     assert rev is not None
+    if stored is not None:
+        _preload_functions(evidence, repo, rev, stored)
     targets: list[BlameTarget] = []
     for ei, exc in enumerate(evidence.trace.exceptions):
         found: list[tuple[int, Frame, Scope | None, FrameFacts]] = []
@@ -151,6 +153,21 @@ def blame_targets(
             targets.append(BlameTarget(ei, fi, depth, facts.path, frame.repo_line, scope, ranking.blame_window, role))
     targets.sort(key=lambda t: (t.depth, -t.exception_index))
     return targets[: ranking.max_frames_blamed]
+
+
+def _preload_functions(evidence: Evidence, repo: RepoView, rev: str, stored: FactsStore) -> None:
+    """The kept functions of every in-app Python file of the trace, in one read of the store."""
+    wanted: dict[Hashable, str] = {}
+    for exc in evidence.trace.exceptions:
+        for frame in exc.frames:
+            path = frame.repo_path
+            if frame.in_app and path is not None and path.endswith(".py"):
+                repo.read_lines(path, rev)  # read below in any case (cached); it makes the blob's sha known
+                blob = repo.blob_sha(path, rev)
+                if blob is not None:
+                    wanted[(str(repo.root), rev, path)] = blob
+    if wanted:
+        _SCOPES.preload(wanted, stored)
 
 
 def _scope(

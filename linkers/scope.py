@@ -15,7 +15,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -196,6 +196,7 @@ class ScopeCache:
         self.max_files = max_files
         self._tables: OrderedDict[Hashable, FunctionTable] = OrderedDict()
         self._lock = threading.Lock()
+        self._not_kept: set[str] = set()  # blobs the last ``preload`` found no functions kept for
 
     def enclosing(
         self,
@@ -217,7 +218,8 @@ class ScopeCache:
             if table is not None:
                 self._tables.move_to_end(key)
                 return table.enclosing(line)
-        table = self._kept(stored, blob) if stored is not None and blob is not None else None
+        asked = stored is not None and blob is not None and blob not in self._not_kept
+        table = self._kept(stored, blob) if stored is not None and blob is not None and asked else None
         if table is None:
             too_big = sum(len(x) + 1 for x in lines) > MAX_BYTES
             table = FunctionTable(()) if too_big else python_functions(lines)
@@ -230,15 +232,37 @@ class ScopeCache:
                 self._tables.popitem(last=False)
         return table.enclosing(line)
 
+    def preload(self, wanted: Mapping[Hashable, str], stored: FactsStore) -> None:
+        """Read the kept functions of the files not in memory (key → blob sha) in one ask of the store, so a
+        trace's frames cost one store read, not one each."""
+        with self._lock:
+            missing = {key: blob for key, blob in wanted.items() if key not in self._tables}
+        if not missing:
+            return
+        kept = stored.git_facts(FUNCTIONS_KIND, sorted(set(missing.values())))
+        with self._lock:
+            self._not_kept = {blob for blob in missing.values() if blob not in kept}
+            for key, blob in missing.items():
+                table = _decode_table(kept.get(blob))
+                if table is not None:
+                    self._tables[key] = table
+            while len(self._tables) > self.max_files:
+                self._tables.popitem(last=False)
+
     @staticmethod
     def _kept(stored: FactsStore, blob: str) -> FunctionTable | None:
-        kept = stored.git_facts(FUNCTIONS_KIND, [blob]).get(blob)
-        if kept is None:
-            return None
-        try:
-            return FunctionTable(tuple(Scope(str(n), int(start), int(end)) for n, start, end in json.loads(kept)))
-        except (ValueError, TypeError):  # a row that does not read: the file is parsed instead
-            return None
+        return _decode_table(stored.git_facts(FUNCTIONS_KIND, [blob]).get(blob))
 
     def __len__(self) -> int:
         return len(self._tables)
+
+
+def _decode_table(kept: str | None) -> FunctionTable | None:
+    """A file's functions as the store keeps them; None when absent or a row that does not read (the file is
+    parsed instead)."""
+    if kept is None:
+        return None
+    try:
+        return FunctionTable(tuple(Scope(str(n), int(start), int(end)) for n, start, end in json.loads(kept)))
+    except (ValueError, TypeError):
+        return None
