@@ -18,7 +18,7 @@ from incidentbot.models import Person
 from incidentbot.repo import RepoView
 
 if TYPE_CHECKING:
-    from linkers.history import LinearHistory
+    from linkers.history import FirstParentHistory
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def _run_blame(
     path: str,
     ranges: Sequence[tuple[int, int]],
     ignore: Sequence[str],
-    history: LinearHistory | None = None,
+    history: FirstParentHistory | None = None,
 ) -> FileBlame:
     """``git blame --porcelain -w`` of the ranges; with ``history``, through its grafts (linkers/history.py)."""
     args = ["--porcelain", "-w"]

@@ -45,7 +45,7 @@ import git
 from incidentbot.models import Person
 from incidentbot.repo import RepoView
 from linkers.blame_git import BlamedLine, FileBlame, _CommitMeta, _run_blame, parse_porcelain_fields
-from linkers.history import USE_AFTER_BLAMES, LinearHistory
+from linkers.history import USE_AFTER_BLAMES, FirstParentHistory
 
 if TYPE_CHECKING:
     from incidentbot.settings import Settings
@@ -166,7 +166,7 @@ class BlameIndex:
         self._facts_written = 0
         self._facts_pending: dict[str, dict[str, str]] = {}  # kind → sha → JSON, written at the next flush
         self._full_blames: dict[tuple[str, str], int] = {}  # (repository, revision) → files blamed in full
-        self._histories: dict[tuple[str, str], LinearHistory | None] = {}  # read at the busiest revisions
+        self._histories: dict[tuple[str, str], FirstParentHistory | None] = {}  # read at the busiest revisions
 
     # ---- the blame passes of one triage ------------------------------------------------------------------
     def blame(
@@ -335,7 +335,7 @@ class BlameIndex:
         for path, found in _parallel(one, list(work)):
             self._absorb(keys[path], entries[keys[path]], found)
 
-    def _history(self, repo: RepoView, rev: str, repo_key: str, blames: int) -> LinearHistory | None:
+    def _history(self, repo: RepoView, rev: str, repo_key: str, blames: int) -> FirstParentHistory | None:
         """The revision's linear history (linkers/history.py), read once this process has blamed
         ``USE_AFTER_BLAMES`` files in full at it; None before, and for a history it does not serve."""
         at = (repo_key, rev)
@@ -347,7 +347,7 @@ class BlameIndex:
                 return None
             if len(self._histories) >= _MAX_HISTORIES:
                 self._histories.pop(next(iter(self._histories)))
-            self._histories[at] = LinearHistory.read(repo, rev)
+            self._histories[at] = FirstParentHistory.read(repo, rev)
         return self._histories[at]
 
     def _absorb(self, key: Key, entry: Entry, found: FileBlame) -> None:

@@ -1,25 +1,27 @@
-"""A linear history read once, so that blaming many files at one revision does not walk it once per file.
+"""A history read once, so that blaming many files at one revision does not walk it once per file.
 
 ``git blame`` of a file walks the whole history behind the revision, every commit, asking of each whether it
 touched the file: about 70 ms a file on 20,000 commits even with changed-path filters, whatever the file. A
 daemon that blames hundreds of files at one revision pays that walk hundreds of times. One
-``git log --name-status`` pass (about 0.6 s on those 20,000 commits) lists, for every path, the commits that
-changed it. ``git blame -S GRAFTS`` then walks only those: the grafts make each commit that changed the path
-the parent of the next one (and the revision the child of the last), so git diffs exactly the same versions of
-the file with its own diff and options, and gives the same answer, in a few milliseconds for a quiet file.
+``git log --first-parent --name-status`` pass (about 0.6–1 s on those 20,000 commits) lists, for every path, the
+commits of the first-parent line that changed it. ``git blame -S GRAFTS`` then walks only those: the grafts make
+each of them the parent of the next (and the revision the child of the newest), so git diffs exactly the same
+versions of the file with its own diff and options, and gives the same answer, in a few milliseconds for a quiet
+file. Between two of them the path is the same in every commit of the line, and git's blame, at a merge whose
+first parent has the file unchanged, goes to that first parent only, as the grafts do.
 
 Exact only where this holds, and not used otherwise (plain ``git blame`` then, as before):
 
-- the history behind the revision has no merge commit (squash or rebase workflows; a merge would need git's
-  own history simplification per path);
+- every commit that changed the path on the first-parent line is an ordinary commit: where a merge brought a
+  change of the path from a side branch, git's own walk decides which side each line comes from;
 - the commit that last added the path keeps its real parents, so git itself decides whether the file was
   created or renamed there; where that commit also deleted a file (a rename, maybe) the path is not grafted at
   all, since git would then follow the old name through the real, unfiltered history;
-- porcelain's ``previous`` names the grafted parent: ``real_parent`` gives the real one back (with no merges,
-  a commit's only parent), so the answer is git's to the byte.
+- porcelain's ``previous`` names the grafted parent: ``real_parent`` gives the real one back (an ordinary
+  commit's only parent), so the answer is git's to the byte.
 
 Read only after ``USE_AFTER_BLAMES`` full blames at one revision in one process (a CLI triage blames a few files
-and never pays the pass), and not on histories longer than ``MAX_COMMITS`` (docs/limits.md).
+and never pays the pass), and not on first-parent lines longer than ``MAX_COMMITS`` (docs/limits.md).
 """
 
 from __future__ import annotations
@@ -38,33 +40,45 @@ MAX_COMMITS = 200_000  # a longer history is not read (its pass and its map woul
 
 
 @dataclass(frozen=True, slots=True)
-class LinearHistory:
-    """Per path, the commits that changed it (newest first, with git's status letter), and each commit's parent."""
+class FirstParentHistory:
+    """Per path, the commits of the first-parent line that changed it (newest first, with git's status letter
+    against the first parent), and each commit's first parent."""
 
     rev: str
     changed: dict[str, tuple[tuple[str, str], ...]]
     parents: dict[str, str]
     deleting: frozenset[str]  # commits that deleted a file
+    merges: frozenset[str]  # merge commits of the first-parent line
 
     @classmethod
-    def read(cls, repo: RepoView, rev: str) -> LinearHistory | None:
+    def read(cls, repo: RepoView, rev: str) -> FirstParentHistory | None:
         """The history behind ``rev``; None when it has a merge, is too long, or git fails."""
         try:
-            count = int(str(repo.git.rev_list("--count", rev, "--")).strip())
+            count = int(str(repo.git.rev_list("--count", "--first-parent", rev, "--")).strip())
             if count > MAX_COMMITS:
                 return None
-            out = repo.git.log("-z", "--no-renames", "--name-status", "--format=%x01%H %P", rev, "--")
+            out = repo.git.log(
+                "-z",
+                "--first-parent",
+                "--diff-merges=first-parent",
+                "--no-renames",
+                "--name-status",
+                "--format=%x01%H %P",
+                rev,
+                "--",
+            )
         except (git.GitCommandError, ValueError) as exc:
             log.info("history of %s not read: %s", rev[:12], exc)
             return None
         changed: dict[str, list[tuple[str, str]]] = {}
         parents: dict[str, str] = {}
         deleting: set[str] = set()
+        merges: set[str] = set()
         for chunk in str(out).split("\x01")[1:]:
             header, _, body = chunk.partition("\0")
             sha, *rest = header.split()
             if len(rest) > 1:
-                return None  # a merge: leave it to git's own walk
+                merges.add(sha)  # its first-parent changes came from a side branch
             if rest:
                 parents[sha] = rest[0]
             fields = [f for f in body.lstrip("\n").split("\0") if f]
@@ -73,7 +87,8 @@ class LinearHistory:
                 if status.startswith("D"):
                     deleting.add(sha)
         log.info("read the history of %s: %d commits, %d paths", rev[:12], count, len(changed))
-        return cls(rev, {path: tuple(found) for path, found in changed.items()}, parents, frozenset(deleting))
+        changes = {path: tuple(found) for path, found in changed.items()}
+        return cls(rev, changes, parents, frozenset(deleting), frozenset(merges))
 
     def grafts(self, path: str) -> str | None:
         """The grafts file's text for ``git blame -S`` of ``path`` at the revision; None: blame it plainly.
@@ -87,6 +102,8 @@ class LinearHistory:
             return None
         chain: list[str] = []
         for sha, status in found:
+            if sha in self.merges:
+                return None  # a side branch changed the path: git's own walk decides which side each line is from
             chain.append(sha)
             if status == "A":
                 if sha in self.deleting:

@@ -1,7 +1,7 @@
-"""Blame through a linear history's grafts (linkers/history.py) gives exactly what plain ``git blame`` gives, on a
+"""Blame through a first-parent history's grafts (linkers/history.py) gives exactly what plain ``git blame`` gives, on a
 real repository with several authors, whitespace and formatting commits, a rename, a move with edits, a file
-deleted and added again beside a deleted look-alike, a revert and an ignore list; a history with a merge is left
-to git."""
+deleted and added again beside a deleted look-alike, a revert and an ignore list; and on the blame index's history
+of merges, where a file that a merge changed is left to git."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ from incidentbot.repo import RepoView
 from linkers.blame import ignore_revs
 from linkers.blame_git import _run_blame
 from linkers.blame_index import BlameIndex, blob_lines
-from linkers.history import USE_AFTER_BLAMES, LinearHistory
+from linkers.history import USE_AFTER_BLAMES, FirstParentHistory
 from tests.gitbuilder import ALICE, BOB, CAROL, DAVE, GitRepoBuilder, _identity
+from tests.linkers.test_blame_index import History
+from tests.linkers.test_blame_index import history as history  # the fixture of the merge-rich history
 
 AUTHORS = (ALICE, BOB, CAROL)
 
@@ -97,7 +99,7 @@ def test_every_line_at_every_revision_equals_plain_git_blame(linear: Linear) -> 
     repo = RepoView(linear.b.root)
     grafted = plain = 0
     for rev in linear.revisions:
-        history = LinearHistory.read(repo, rev)
+        history = FirstParentHistory.read(repo, rev)
         assert history is not None
         ignore = ignore_revs(repo, rev)
         for path in _files(repo, rev):
@@ -112,22 +114,38 @@ def test_every_line_at_every_revision_equals_plain_git_blame(linear: Linear) -> 
             else:
                 grafted += 1
     assert grafted > 2 * plain  # the grafts did most of the work (95 of 129 blames when written)
-    head = LinearHistory.read(repo, linear.revisions[-1])
+    head = FirstParentHistory.read(repo, linear.revisions[-1])
     assert head is not None
     assert head.grafts("app/moved.py") is None  # added where a file was deleted: maybe a rename, left to git
     assert head.grafts("app/m5.py") is not None  # added again where nothing was deleted: git's answer is creation
     assert head.grafts("app/renamed.py") is None
 
 
-def test_a_history_with_a_merge_is_left_to_git(linear: Linear) -> None:
-    b = linear.b
-    b.git("checkout", "-q", "-b", "side", linear.revisions[3])
-    b.commit("Side work", BOB, "2024-06-01T10:00:00+00:00", {"app/side.py": "side = 1\n"})
-    b.git("checkout", "-q", "main")
-    b.git("merge", "-q", "--no-ff", "-m", "Merge side", "side", env=_identity(CAROL, "2024-06-02T10:00:00+00:00"))
-    repo = RepoView(b.root)
-    assert LinearHistory.read(repo, b.git("rev-parse", "HEAD")) is None
-    assert LinearHistory.read(repo, linear.revisions[-1]) is not None  # before the merge: still linear
+def test_with_merges_every_line_equals_plain_git_blame_and_side_branch_changes_are_left_to_git(
+    history: History,
+) -> None:
+    """The blame index's history of hard cases: a conflicted merge, a merge taking a side branch's file whole, an
+    unrelated history merged in, a rename, a revert, an ignore list."""
+    repo = RepoView(history.b.root)
+    grafted = plain = 0
+    for rev in history.main:
+        found_history = FirstParentHistory.read(repo, rev)
+        assert found_history is not None
+        ignore = ignore_revs(repo, rev)
+        for path in _files(repo, rev):
+            whole = [(1, len(blob_lines(repo, rev, path)))]
+            expected = _run_blame(repo, rev, path, whole, ignore)
+            found = _run_blame(repo, rev, path, whole, ignore, found_history)
+            assert found.lines == expected.lines, f"{rev[:8]} {path}"
+            assert found.commits == expected.commits, f"{rev[:8]} {path}"
+            if found_history.grafts(path) is None:
+                plain += 1
+            else:
+                grafted += 1
+    head = FirstParentHistory.read(repo, history.main[-1])
+    assert head is not None
+    assert head.grafts("app/d.py") is None  # the merge that took the side branch's d.py changed it
+    assert grafted and plain, (grafted, plain)  # revisions before the merges are grafted, later ones some not
 
 
 def test_the_index_reads_the_history_once_enough_files_are_blamed_and_answers_as_git(
@@ -138,10 +156,11 @@ def test_the_index_reads_the_history_once_enough_files_are_blamed_and_answers_as
     rng = random.Random(3)
     files = {f"pkg/f{i:02d}.py": [f"line_{i}_{n} = {rng.randint(0, 99)}" for n in range(12)] for i in range(30)}
     git_repo.commit("Start", ALICE, "2024-01-01T10:00:00+00:00", {p: "\n".join(x) + "\n" for p, x in files.items()})
-    for day, path in enumerate(sorted(files)[:: 3], start=2):
+    for day, path in enumerate(sorted(files)[::3], start=2):
         files[path][rng.randrange(12)] = f"fixed_{day} = 1"
         author = AUTHORS[day % 3]
-        git_repo.commit(f"Fix {path}", author, f"2024-01-{day:02d}T10:00:00+00:00", {path: "\n".join(files[path]) + "\n"})
+        text = "\n".join(files[path]) + "\n"
+        git_repo.commit(f"Fix {path}", author, f"2024-01-{day:02d}T10:00:00+00:00", {path: text})
     repo = RepoView(git_repo.root)
     rev = git_repo.git("rev-parse", "HEAD")
     store = open_store(f"sqlite:///{tmp_path / 'index.sqlite3'}")
