@@ -21,7 +21,8 @@ Exact only where this holds, and not used otherwise (plain ``git blame`` then, a
   commit's only parent), so the answer is git's to the byte.
 
 Read only after ``USE_AFTER_BLAMES`` full blames at one revision in one process (a CLI triage blames a few files
-and never pays the pass), and not on first-parent lines longer than ``MAX_COMMITS`` (docs/limits.md).
+and never pays the pass), and only on first-parent lines of ``MIN_COMMITS`` to ``MAX_COMMITS`` commits
+(docs/limits.md).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 
 USE_AFTER_BLAMES = 20  # full blames at one revision in one process before the history is read
 MAX_COMMITS = 200_000  # a longer history is not read (its pass and its map would cost more than they save)
+# A shorter first-parent line is not read: with changed-path filters git walks it in a few milliseconds, and a
+# grafted blame, which cannot use the commit-graph, was no faster there (docs/limits.md).
+MIN_COMMITS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +55,12 @@ class FirstParentHistory:
     merges: frozenset[str]  # merge commits of the first-parent line
 
     @classmethod
-    def read(cls, repo: RepoView, rev: str) -> FirstParentHistory | None:
-        """The history behind ``rev``; None when it has a merge, is too long, or git fails."""
+    def read(cls, repo: RepoView, rev: str, min_commits: int = MIN_COMMITS) -> FirstParentHistory | None:
+        """The first-parent history behind ``rev``; None when it is shorter than ``min_commits`` or longer than
+        ``MAX_COMMITS``, or git fails."""
         try:
             count = int(str(repo.git.rev_list("--count", "--first-parent", rev, "--")).strip())
-            if count > MAX_COMMITS:
+            if not min_commits <= count <= MAX_COMMITS:
                 return None
             out = repo.git.log(
                 "-z",

@@ -99,7 +99,7 @@ def test_every_line_at_every_revision_equals_plain_git_blame(linear: Linear) -> 
     repo = RepoView(linear.b.root)
     grafted = plain = 0
     for rev in linear.revisions:
-        history = FirstParentHistory.read(repo, rev)
+        history = FirstParentHistory.read(repo, rev, min_commits=0)
         assert history is not None
         ignore = ignore_revs(repo, rev)
         for path in _files(repo, rev):
@@ -114,7 +114,7 @@ def test_every_line_at_every_revision_equals_plain_git_blame(linear: Linear) -> 
             else:
                 grafted += 1
     assert grafted > 2 * plain  # the grafts did most of the work (95 of 129 blames when written)
-    head = FirstParentHistory.read(repo, linear.revisions[-1])
+    head = FirstParentHistory.read(repo, linear.revisions[-1], min_commits=0)
     assert head is not None
     assert head.grafts("app/moved.py") is None  # added where a file was deleted: maybe a rename, left to git
     assert head.grafts("app/m5.py") is not None  # added again where nothing was deleted: git's answer is creation
@@ -129,7 +129,7 @@ def test_with_merges_every_line_equals_plain_git_blame_and_side_branch_changes_a
     repo = RepoView(history.b.root)
     grafted = plain = 0
     for rev in history.main:
-        found_history = FirstParentHistory.read(repo, rev)
+        found_history = FirstParentHistory.read(repo, rev, min_commits=0)
         assert found_history is not None
         ignore = ignore_revs(repo, rev)
         for path in _files(repo, rev):
@@ -142,16 +142,26 @@ def test_with_merges_every_line_equals_plain_git_blame_and_side_branch_changes_a
                 plain += 1
             else:
                 grafted += 1
-    head = FirstParentHistory.read(repo, history.main[-1])
+    head = FirstParentHistory.read(repo, history.main[-1], min_commits=0)
     assert head is not None
     assert head.grafts("app/d.py") is None  # the merge that took the side branch's d.py changed it
     assert grafted and plain, (grafted, plain)  # revisions before the merges are grafted, later ones some not
 
 
+def test_a_short_history_is_not_read(linear: Linear) -> None:
+    """Below MIN_COMMITS git's own walk, with changed-path filters, is as fast: the pass would not pay."""
+    repo = RepoView(linear.b.root)
+    assert FirstParentHistory.read(repo, linear.revisions[-1]) is None
+    assert FirstParentHistory.read(repo, linear.revisions[-1], min_commits=len(linear.revisions)) is not None
+
+
 def test_the_index_reads_the_history_once_enough_files_are_blamed_and_answers_as_git(
-    git_repo: GitRepoBuilder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    git_repo: GitRepoBuilder, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from incidentbot.store import open_store
+    from linkers import history as history_module
+
+    monkeypatch.setattr(history_module, "MIN_COMMITS", 0)  # a test repository's few commits
 
     rng = random.Random(3)
     files = {f"pkg/f{i:02d}.py": [f"line_{i}_{n} = {rng.randint(0, 99)}" for n in range(12)] for i in range(30)}
