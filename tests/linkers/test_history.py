@@ -95,25 +95,31 @@ def _files(repo: RepoView, rev: str) -> list[str]:
     return [path for path in repo.tracked_files(rev) if path.endswith(".py") and blob_lines(repo, rev, path)]
 
 
-def test_every_line_at_every_revision_equals_plain_git_blame(linear: Linear) -> None:
-    repo = RepoView(linear.b.root)
+def _compare_every_line(repo: RepoView, revisions: list[str]) -> tuple[int, int]:
+    """Every line of every file at every revision, whole files and a range, through the grafts and plainly: the
+    same answers (``previous`` included). How many files were grafted, and how many left to git."""
     grafted = plain = 0
-    for rev in linear.revisions:
+    for rev in revisions:
         history = FirstParentHistory.read(repo, rev, min_commits=0)
         assert history is not None
         ignore = ignore_revs(repo, rev)
         for path in _files(repo, rev):
-            whole = [(1, len(blob_lines(repo, rev, path)))]
-            for ranges in (whole, [(2, 3)]):
+            for ranges in ([(1, len(blob_lines(repo, rev, path)))], [(2, 3)]):
                 expected = _run_blame(repo, rev, path, ranges, ignore)
                 found = _run_blame(repo, rev, path, ranges, ignore, history)
                 assert found.lines == expected.lines, f"{rev[:8]} {path} {ranges}"
-                assert found.commits == expected.commits, f"{rev[:8]} {path} {ranges}"  # `previous` included
+                assert found.commits == expected.commits, f"{rev[:8]} {path} {ranges}"
             if history.grafts(path) is None:
                 plain += 1
             else:
                 grafted += 1
-    assert grafted > 2 * plain  # the grafts did most of the work (95 of 129 blames when written)
+    return grafted, plain
+
+
+def test_every_line_at_every_revision_equals_plain_git_blame(linear: Linear) -> None:
+    repo = RepoView(linear.b.root)
+    grafted, plain = _compare_every_line(repo, linear.revisions)
+    assert grafted > 2 * plain  # the grafts did most of the work (95 of 129 files when written)
     head = FirstParentHistory.read(repo, linear.revisions[-1], min_commits=0)
     assert head is not None
     assert head.grafts("app/moved.py") is None  # added where a file was deleted: maybe a rename, left to git
@@ -127,21 +133,7 @@ def test_with_merges_every_line_equals_plain_git_blame_and_side_branch_changes_a
     """The blame index's history of hard cases: a conflicted merge, a merge taking a side branch's file whole, an
     unrelated history merged in, a rename, a revert, an ignore list."""
     repo = RepoView(history.b.root)
-    grafted = plain = 0
-    for rev in history.main:
-        found_history = FirstParentHistory.read(repo, rev, min_commits=0)
-        assert found_history is not None
-        ignore = ignore_revs(repo, rev)
-        for path in _files(repo, rev):
-            whole = [(1, len(blob_lines(repo, rev, path)))]
-            expected = _run_blame(repo, rev, path, whole, ignore)
-            found = _run_blame(repo, rev, path, whole, ignore, found_history)
-            assert found.lines == expected.lines, f"{rev[:8]} {path}"
-            assert found.commits == expected.commits, f"{rev[:8]} {path}"
-            if found_history.grafts(path) is None:
-                plain += 1
-            else:
-                grafted += 1
+    grafted, plain = _compare_every_line(repo, history.main)
     head = FirstParentHistory.read(repo, history.main[-1], min_commits=0)
     assert head is not None
     assert head.grafts("app/d.py") is None  # the merge that took the side branch's d.py changed it
