@@ -67,27 +67,38 @@ def _run_blame(
     for lo, hi in ranges:
         args += ["-L", f"{lo},{hi}"]
     grafts = history.grafts(path) if history is not None else None
+    if grafts is not None:
+        assert history is not None
+        found = _blame_grafted(repo, rev, path, args, grafts)
+        chain = set(history.chain(path) or ())
+        # Every line on a commit of the chain, under this path: else the history does not fit the repository
+        # (git does not fail on a graft to a commit it lacks, it blames the child) and git is asked plainly.
+        if found is not None and all(bl.orig_path == path and bl.sha in chain for bl in found.lines.values()):
+            for sha, meta in found.commits.items():  # git named the grafted parent; the real one is the answer
+                if meta.previous is not None:
+                    meta.previous = (history.real_parent(sha) or meta.previous[0], meta.previous[1])
+            return found
     try:
-        if grafts is not None:
-            import tempfile  # only a process that blames many files gets here
-
-            with tempfile.NamedTemporaryFile("w", suffix=".grafts", encoding="ascii") as file:
-                file.write(grafts)
-                file.flush()
-                out = repo.git.blame(*args, "-S", file.name, rev, "--", path, stdout_as_string=False)
-        else:
-            out = repo.git.blame(*args, rev, "--", path, stdout_as_string=False)
+        out = repo.git.blame(*args, rev, "--", path, stdout_as_string=False)
     except git.GitCommandError as exc:
         log.warning("git blame %s at %s failed: %s", path, rev[:12], str(exc.stderr).strip()[:200])
         return FileBlame({}, {})
-    found = parse_porcelain(bytes(out).decode("utf-8", errors="replace"))
-    if history is not None and grafts is not None:
-        if any(line.orig_path != path for line in found.lines.values()):  # cannot be, by the grafts' rules
-            return _run_blame(repo, rev, path, ranges, ignore)
-        for sha, meta in found.commits.items():  # git named the grafted parent; the real one is the answer
-            if meta.previous is not None:
-                meta.previous = (history.real_parent(sha) or meta.previous[0], meta.previous[1])
-    return found
+    return parse_porcelain(bytes(out).decode("utf-8", errors="replace"))
+
+
+def _blame_grafted(repo: RepoView, rev: str, path: str, args: list[str], grafts: str) -> FileBlame | None:
+    """``git blame -S GRAFTS`` (linkers/history.py); None when git fails."""
+    import tempfile  # only a process that blames many files gets here
+
+    with tempfile.NamedTemporaryFile("w", suffix=".grafts", encoding="ascii") as file:
+        file.write(grafts)
+        file.flush()
+        try:
+            out = repo.git.blame(*args, "-S", file.name, rev, "--", path, stdout_as_string=False)
+        except git.GitCommandError as exc:
+            log.info("git blame -S of %s at %s failed, blaming plainly: %s", path, rev[:12], str(exc.stderr)[:200])
+            return None
+    return parse_porcelain(bytes(out).decode("utf-8", errors="replace"))
 
 
 def parse_porcelain(text: str) -> FileBlame:

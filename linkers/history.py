@@ -58,6 +58,10 @@ class FirstParentHistory:
     def read(cls, repo: RepoView, rev: str, min_commits: int = MIN_COMMITS) -> FirstParentHistory | None:
         """The first-parent history behind ``rev``; None when it is shorter than ``min_commits`` or longer than
         ``MAX_COMMITS``, or git fails."""
+        full = repo.resolve(rev)  # a grafts file names commits by their full sha
+        if full is None:
+            return None
+        rev = full
         try:
             count = int(str(repo.git.rev_list("--count", "--first-parent", rev, "--")).strip())
             if not min_commits <= count <= MAX_COMMITS:
@@ -96,11 +100,21 @@ class FirstParentHistory:
         return cls(rev, changes, parents, frozenset(deleting), frozenset(merges))
 
     def grafts(self, path: str) -> str | None:
-        """The grafts file's text for ``git blame -S`` of ``path`` at the revision; None: blame it plainly.
+        """The grafts file's text for ``git blame -S`` of ``path`` at the revision; None: blame it plainly."""
+        chain = self.chain(path)
+        if chain is None:
+            return None
+        lines = [] if chain[0] == self.rev else [f"{self.rev} {chain[0]}"]
+        lines += [f"{newer} {older}" for newer, older in zip(chain, chain[1:], strict=False)]
+        return "\n".join(lines) + "\n" if lines else None
+
+    def chain(self, path: str) -> tuple[str, ...] | None:
+        """The commits the grafts chain for ``path``, newest first: every commit a grafted blame may name.
 
         The chain stops at the commit that last added the path, which keeps its real parents: git decides there
         whether the file is new or renamed, against the real tree before it. Where that commit also deleted a
-        file (a rename, maybe), git would follow the old name through the unfiltered history: not grafted.
+        file (a rename, maybe), git would follow the old name through the unfiltered history: None, as for a
+        path a merge changed.
         """
         found = self.changed.get(path)
         if not found:
@@ -114,9 +128,7 @@ class FirstParentHistory:
                 if sha in self.deleting:
                     return None
                 break
-        lines = [] if chain[0] == self.rev else [f"{self.rev} {chain[0]}"]
-        lines += [f"{newer} {older}" for newer, older in zip(chain, chain[1:], strict=False)]
-        return "\n".join(lines) + "\n" if lines else None
+        return tuple(chain)
 
     def real_parent(self, sha: str) -> str | None:
         return self.parents.get(sha)

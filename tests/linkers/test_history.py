@@ -140,6 +140,17 @@ def test_with_merges_every_line_equals_plain_git_blame_and_side_branch_changes_a
     assert grafted and plain, (grafted, plain)  # revisions before the merges are grafted, later ones some not
 
 
+def test_grafts_git_refuses_leave_the_file_to_a_plain_blame(linear: Linear) -> None:
+    """A history that no longer fits the repository (a commit gone, say): git fails, the answer is plain git's."""
+    repo = RepoView(linear.b.root)
+    rev = linear.revisions[-1]
+    stale = FirstParentHistory(rev, {"app/m0.py": (("f" * 40, "M"),)}, {}, frozenset(), frozenset())
+    assert stale.grafts("app/m0.py") is not None
+    expected = _run_blame(repo, rev, "app/m0.py", [(1, 5)], ())
+    assert expected.lines
+    assert _run_blame(repo, rev, "app/m0.py", [(1, 5)], (), stale) == expected
+
+
 def test_a_short_history_is_not_read(linear: Linear) -> None:
     """Below MIN_COMMITS git's own walk, with changed-path filters, is as fast: the pass would not pay."""
     repo = RepoView(linear.b.root)
