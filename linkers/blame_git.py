@@ -66,14 +66,14 @@ def _run_blame(
         args += ["--ignore-rev", sha]
     for lo, hi in ranges:
         args += ["-L", f"{lo},{hi}"]
-    grafts = history.grafts(path) if history is not None else None
-    if grafts is not None:
-        assert history is not None
+    chain = history.chain(path) if history is not None else None
+    grafts = history.grafts_of(chain) if history is not None else None
+    if history is not None and chain is not None and grafts is not None:
         found = _blame_grafted(repo, rev, path, args, grafts)
-        chain = set(history.chain(path) or ())
         # Every line on a commit of the chain, under this path: else the history does not fit the repository
         # (git does not fail on a graft to a commit it lacks, it blames the child) and git is asked plainly.
-        if found is not None and all(bl.orig_path == path and bl.sha in chain for bl in found.lines.values()):
+        members = set(chain)
+        if found is not None and all(bl.orig_path == path and bl.sha in members for bl in found.lines.values()):
             for sha, meta in found.commits.items():  # git named the grafted parent; the real one is the answer
                 if meta.previous is not None:
                     meta.previous = (history.real_parent(sha) or meta.previous[0], meta.previous[1])

@@ -44,7 +44,6 @@ import git
 
 from incidentbot.models import Person
 from incidentbot.repo import RepoView
-from linkers import history as history_module
 from linkers.blame_git import BlamedLine, FileBlame, _CommitMeta, _run_blame, parse_porcelain_fields
 from linkers.history import USE_AFTER_BLAMES, FirstParentHistory
 
@@ -348,7 +347,7 @@ class BlameIndex:
                 return None
             if len(self._histories) >= _MAX_HISTORIES:
                 self._histories.pop(next(iter(self._histories)))
-            self._histories[at] = FirstParentHistory.read(repo, rev, history_module.MIN_COMMITS)
+            self._histories[at] = FirstParentHistory.read(repo, rev)
         return self._histories[at]
 
     def _absorb(self, key: Key, entry: Entry, found: FileBlame) -> None:

@@ -55,9 +55,11 @@ class FirstParentHistory:
     merges: frozenset[str]  # merge commits of the first-parent line
 
     @classmethod
-    def read(cls, repo: RepoView, rev: str, min_commits: int = MIN_COMMITS) -> FirstParentHistory | None:
-        """The first-parent history behind ``rev``; None when it is shorter than ``min_commits`` or longer than
-        ``MAX_COMMITS``, or git fails."""
+    def read(cls, repo: RepoView, rev: str, min_commits: int | None = None) -> FirstParentHistory | None:
+        """The first-parent history behind ``rev``; None when it is shorter than ``min_commits`` (default
+        ``MIN_COMMITS``) or longer than ``MAX_COMMITS``, or git fails."""
+        if min_commits is None:
+            min_commits = MIN_COMMITS
         full = repo.resolve(rev)  # a grafts file names commits by their full sha
         if full is None:
             return None
@@ -101,7 +103,10 @@ class FirstParentHistory:
 
     def grafts(self, path: str) -> str | None:
         """The grafts file's text for ``git blame -S`` of ``path`` at the revision; None: blame it plainly."""
-        chain = self.chain(path)
+        return self.grafts_of(self.chain(path))
+
+    def grafts_of(self, chain: tuple[str, ...] | None) -> str | None:
+        """The grafts file's text for a path's ``chain``; None where there is nothing to graft."""
         if chain is None:
             return None
         lines = [] if chain[0] == self.rev else [f"{self.rev} {chain[0]}"]
