@@ -140,6 +140,29 @@ def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
+def _by_label_source(rows: Sequence[CaseRows], table: dict[str, dict[str, Row]]) -> list[str]:
+    """Every method on the cases of each label source, both languages together. A bisected culprit is exact;
+    an SZZ one comes from ``git blame -w`` of the fixed lines, the same tool as the deepest-frame baseline, so the
+    two sources say how far that shared blind spot flatters blame."""
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for r in rows:
+        by_source[r.label_source].append(r.id)
+    sources = sorted(by_source)
+    out = [
+        "### By label source (top-1 / top-3, both languages, `bic`)",
+        "",
+        "| method | " + " | ".join(f"{s} ({len(by_source[s])} cases)" for s in sources) + " |",
+        "|---|" + "---|" * len(sources),
+    ]
+    for method, by_case in table.items():
+        cells = []
+        for source in sources:
+            m = _metrics([by_case[i] for i in by_source[source]])
+            cells.append(f"{_fmt(m['top1'])} / {_fmt(m['top3'])}")
+        out.append(f"| {method} | " + " | ".join(cells) + " |")
+    return [*out, ""]
+
+
 def _render(
     rows: Sequence[CaseRows],
     table: dict[str, dict[str, Row]],
@@ -182,6 +205,7 @@ def _render(
                     f"{_fmt(m['file1'])} | {_fmt(m['function1'])} | {_fmt(m['owner1'])} |"
                 )
             out.append("")
+    out += _by_label_source(rows, table)
     out += [
         "### Per project (top-1, `bic`)",
         "",
