@@ -18,7 +18,7 @@ from benchmarks.accuracy import Case, CaseResult, Score, run_case, score
 from benchmarks.baselines import BASELINES, Answer, Author
 from benchmarks.checkouts import PROJECT_ROOT, WORK_DIR, clone_once
 from benchmarks.disagreements import section_for as disagreements
-from benchmarks.features import CORPUS_DIR, CaseRows, rows_for_all
+from benchmarks.features import CORPUS_DIR, CaseRows, load_corpus, rows_for_all
 from benchmarks.fit import CaseScore, calibration, cross_validate, in_sample, plot_calibration
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class Row:
 
 def run(repos: Path, cases_dir: Path = CORPUS_DIR) -> list[str]:
     cases = [Case.load(p) for p in sorted(cases_dir.glob("*.json"))]
-    raw = {c.id: _raw(cases_dir / f"{c.id}.json") for c in cases}
+    raw = {str(c["id"]): c for c in load_corpus(cases_dir)}
     rows = rows_for_all(list(raw.values()), repos)
     cv = {s.id: s for s in cross_validate(rows)}
     fitted = {s.id: s for s in in_sample(rows)}
@@ -99,10 +99,6 @@ def _answer(data: dict[str, Any]) -> Answer:
         location=tuple(data["location"]) if data["location"] else None,  # type: ignore[arg-type]
         note=data["note"],
     )
-
-
-def _raw(path: Path) -> dict[str, object]:
-    return dict(json.loads(path.read_text()))
 
 
 def _ours(s: CaseScore) -> Row:

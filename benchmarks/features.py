@@ -21,6 +21,7 @@ from typing import Any
 
 from benchmarks.checkouts import PROJECT_ROOT, WORK_DIR, checkout, clone_once, repos_dir
 from benchmarks.choices import location_candidates
+from benchmarks.corpus.case import with_corpus_keys
 from incidentbot.models import Evidence, Person
 from incidentbot.parse import parse_trace
 from incidentbot.pipeline import link, open_repo
@@ -58,7 +59,7 @@ def load_corpus(directory: Path = CORPUS_DIR) -> list[dict[str, Any]]:
     paths = sorted(directory.glob("*.json"))
     if not paths:
         raise FileNotFoundError(f"no cases in {directory}: run `python -m benchmarks.corpus.build` first")
-    return [json.loads(p.read_text()) for p in paths]
+    return [with_corpus_keys(json.loads(p.read_text())) for p in paths]
 
 
 def code_version() -> str:

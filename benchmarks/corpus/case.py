@@ -18,6 +18,18 @@ CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
 REQUIRED = ("id", "repo", "head", "head_time", "trace", "bic", "bic_authors", "fix_locations", "szz_kind", "fix")
 
 
+def with_corpus_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """A case in the shared format, with the corpus' own keys where it lacks them: ``project`` the id's prefix
+    (``scrapy-12`` → ``scrapy``), ``language`` its ``trace_format`` (else ``python``), ``label_source``
+    ``szz`` and ``bic_refined`` its ``bic``. So the cross-validation runs on any folder of shared cases."""
+    out = dict(data)
+    out.setdefault("project", str(out["id"]).rsplit("-", 1)[0])
+    out.setdefault("language", out.get("trace_format") or "python")
+    out.setdefault("label_source", "szz")
+    out.setdefault("bic_refined", list(out["bic"]))
+    return out
+
+
 @dataclass
 class CorpusCase:
     id: str  # "<project>-<n>"; unique in the corpus

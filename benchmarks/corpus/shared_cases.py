@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from benchmarks.corpus.case import CASES_DIR, CorpusCase
+from benchmarks.corpus.case import CASES_DIR, CorpusCase, with_corpus_keys
 from benchmarks.corpus.szz import szz
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "bench" / "accuracy" / "cases"
@@ -42,13 +42,7 @@ def import_case(path: Path, mirror: Path, out: Path = CASES_DIR) -> str:
         if sorted(result.bic) != sorted(data["bic"]):
             note = f"szz bic {result.bic} differs from shared bic {data['bic']} (kept shared)"
         refined += [s for s in result.bic_refined if s not in refined and s not in result.bic]
-    case = CorpusCase(
-        project=data["id"].rsplit("-", 1)[0],
-        language="python",
-        label_source="szz",
-        bic_refined=refined,
-        **data,
-    )
+    case = CorpusCase(**(with_corpus_keys(data) | {"bic_refined": refined}))
     case.write(out)
     return f"{data['id']}: {note}"
 

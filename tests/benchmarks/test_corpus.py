@@ -11,6 +11,7 @@ import pytest
 
 from benchmarks.corpus.build import check
 from benchmarks.corpus.szz import szz
+from benchmarks.features import load_corpus
 from benchmarks.plaintrace import map_frames, parse_frames
 from linkers.model import LinearModel
 from tests.gitbuilder import ALICE, BOB, CAROL, DAVE, GitRepoBuilder
@@ -88,6 +89,35 @@ def test_the_corpus_check_names_reserved_projects_and_repeated_fixes(tmp_path: P
     assert "flask-1: flask is reserved for the independent check" in problems
     assert "flask-2: label_source 'guess'" in problems
     assert any("2 cases" in p for p in problems)
+
+
+def test_cases_in_the_shared_format_gain_the_corpus_keys_and_corpus_cases_keep_theirs(tmp_path: Path) -> None:
+    """The cross-validation commands run on any folder of shared cases, which lack the corpus' own keys."""
+    shared = {
+        "id": "widgets-lib-3",
+        "repo": "acme/widgets-lib",
+        "head": "a" * 40,
+        "head_time": "2024-01-01T00:00:00+00:00",
+        "trace": "",
+        "trace_format": "python",
+        "bic": ["b" * 40],
+        "bic_authors": [],
+        "fix_locations": [],
+        "szz_kind": "modified",
+        "fix": "c" * 40,
+    }
+    own = {**shared, "id": "gears-1", "project": "gears", "language": "java", "label_source": "bisect"}
+    own["bic_refined"] = ["b" * 40, "d" * 40]
+    (tmp_path / "widgets-lib-3.json").write_text(json.dumps(shared))
+    (tmp_path / "gears-1.json").write_text(json.dumps(own))
+    loaded = {case["id"]: case for case in load_corpus(tmp_path)}
+    assert {k: loaded["widgets-lib-3"][k] for k in ("project", "language", "label_source", "bic_refined")} == {
+        "project": "widgets-lib",
+        "language": "python",
+        "label_source": "szz",
+        "bic_refined": ["b" * 40],
+    }
+    assert loaded["gears-1"] == own
 
 
 def test_java_frames_are_read_in_pythons_order_and_mapped_by_package() -> None:
