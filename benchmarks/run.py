@@ -15,7 +15,7 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 
 from benchmarks.accuracy import DEFAULT_CASES_DIR, Case, load_cases, run_accuracy  # noqa: E402
 from benchmarks.checkouts import PROJECT_ROOT, CheckoutError, checkout, clone_once, repos_dir  # noqa: E402
-from benchmarks.features import CORPUS_DIR  # noqa: E402
+from benchmarks.features import CORPUS_DIR, load_corpus  # noqa: E402
 from benchmarks.genrepo import GenParams, generate  # noqa: E402
 from benchmarks.report import accuracy_section, machine, speed_section  # noqa: E402
 from benchmarks.speed import SpeedResult, batch_traces, index_section, measure  # noqa: E402
@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         lines += run_crossval(repos, args.corpus)
         lines += run_learning(repos, args.corpus)
         lines += model_cost_section(model_cost(repos))
-        lines += accuracy_section(run_accuracy(cases, repos))
+        training = {(c["repo"], c["head"]) for c in load_corpus(args.corpus)}
+        published = args.cases.resolve() == DEFAULT_CASES_DIR.resolve()
+        lines += accuracy_section(run_accuracy(cases, repos), training, published)
     if args.only in (None, "speed"):
         speed = _speed(args, cases, repos)
         lines += speed_section(speed) + index_section(speed)
