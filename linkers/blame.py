@@ -13,20 +13,19 @@ git calls here are then made only for what the index does not hold.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import re
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import TYPE_CHECKING, Self
 
 from incidentbot.models import CommitInfo, Evidence, Frame, LineBlame
 from incidentbot.repo import RepoView
 from incidentbot.settings import Ranking, Settings
-from linkers.blame_git import BlamedLine, FileBlame, _CommitMeta, _run_blame
+from linkers.blame_git import FileBlame, _run_blame
 from linkers.codekind import FrameFacts, FrameRole, assign_roles, depths, statement_kind
+from linkers.cosmetic import COMMENT_PREFIXES, CosmeticTest
 from linkers.scope import FactsStore, Scope, ScopeCache, enclosing_scope
 
 if TYPE_CHECKING:
@@ -38,8 +37,6 @@ IGNORE_REVS_FILE = ".git-blame-ignore-revs"
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _MAX_SCOPE_LINES = 150  # a longer function is blamed only around the frame line
 _SCOPE_DEPTH = 2  # the enclosing function is blamed for this many frames nearest the raise
-_MIN_COSMETIC_CHARS = 6  # shorter lines ("else:", "}") are too common to call a change cosmetic
-_COMMENT_PREFIXES = ("#", "//", "/*", "*", "--")
 MAX_SCOPE_FILES = 2048  # Python files whose functions a process keeps parsed (docs/limits.md)
 _SCOPES = ScopeCache(MAX_SCOPE_FILES)
 
@@ -260,55 +257,6 @@ def blame_file(
     return result
 
 
-def normalise_code(text: str) -> str:
-    """Code with formatting removed: whitespace, quote style and trailing commas do not count."""
-    squashed = "".join(text.split()).replace("'", '"')
-    return squashed.rstrip(",")
-
-
-def is_cosmetic(repo: RepoView, line: BlamedLine, meta: _CommitMeta) -> bool:
-    """True when the commit left the same statement in the same place, only reformatted.
-
-    The block of the commit's diff that holds the line must read the same before and after once whitespace,
-    quote style and trailing commas are removed, so re-wrapping a call counts as cosmetic while new code that
-    copies or moves a line from elsewhere, or a reworked block, does not.
-    """
-    if meta.previous is None:
-        return False
-    code = normalise_code(line.text)
-    if len(code) < _MIN_COSMETIC_CHARS or code.startswith(_COMMENT_PREFIXES):
-        return False
-    before = repo.read_git_blob_lines(*meta.previous)
-    after = repo.read_git_blob_lines(line.sha, line.orig_path)
-    if not before or not after or not 0 < line.orig_line <= len(after):
-        return False
-    if line.text in before or code not in "".join(normalise_code(old) for old in before):
-        return False  # unchanged text, or code that stood nowhere before: no diff needed to say it is not cosmetic
-    block = _changed_block(before, after, line.orig_line - 1)
-    if block is None:
-        return False
-    (old_lo, old_hi), (new_lo, new_hi) = block
-    old_code = "".join(normalise_code(x) for x in before[old_lo:old_hi])
-    new_code = "".join(normalise_code(x) for x in after[new_lo:new_hi])
-    return old_hi > old_lo and old_code == new_code
-
-
-@lru_cache(maxsize=64)
-def _opcodes(before: tuple[str, ...], after: tuple[str, ...]) -> Sequence[tuple[str, int, int, int, int]]:
-    """The line diff of one commit's file, computed once for all of its blamed lines."""
-    return difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
-
-
-def _changed_block(
-    before: tuple[str, ...], after: tuple[str, ...], index: int
-) -> tuple[tuple[int, int], tuple[int, int]] | None:
-    """The (old, new) line ranges of the diff block that replaced line ``index`` of ``after`` (0-based)."""
-    for tag, old_lo, old_hi, new_lo, new_hi in _opcodes(before, after):
-        if new_lo <= index < new_hi:
-            return None if tag == "equal" else ((old_lo, old_hi), (new_lo, new_hi))
-    return None
-
-
 def _reblame_cosmetic(
     repo: RepoView,
     rev: str,
@@ -323,11 +271,12 @@ def _reblame_cosmetic(
     ``blame_again``: how to blame past the cosmetic commits (default: git, through ``_blame_files``).
     """
     cosmetic: dict[str, set[str]] = {}
+    is_cosmetic = CosmeticTest(repo)
     for path, blame in blames.items():
         for number, bl in blame.lines.items():
             flag = blame.cosmetic.get(number)
             if flag is None:
-                flag = blame.cosmetic[number] = is_cosmetic(repo, bl, blame.commits[bl.sha])
+                flag = blame.cosmetic[number] = is_cosmetic(bl, blame.commits[bl.sha])
             if flag:
                 cosmetic.setdefault(path, set()).add(bl.sha)
     if not cosmetic:
@@ -389,7 +338,7 @@ def _line_blames(
 def _counts(text: str) -> bool:
     """Blank and comment-only lines say nothing about who wrote the code."""
     stripped = text.strip()
-    return bool(stripped) and not stripped.startswith(_COMMENT_PREFIXES)
+    return bool(stripped) and not stripped.startswith(COMMENT_PREFIXES)
 
 
 def _commit_infos(blames: dict[str, FileBlame]) -> tuple[CommitInfo, ...]:

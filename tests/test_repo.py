@@ -58,3 +58,20 @@ def test_github_remote_becomes_permalink_base(git_repo: GitRepoBuilder) -> None:
     assert RepoView(git_repo.root).github_url() is None
     git_repo.git("remote", "add", "origin", "git@github.com:shop-co/shop.git")
     assert RepoView(git_repo.root).github_url() == "https://github.com/shop-co/shop"
+
+
+def test_changed_blocks_are_gits_line_diff_of_two_versions(git_repo: GitRepoBuilder) -> None:
+    old = "".join(f"line_{n} = {n}\n" for n in range(1, 11))
+    lines = old.splitlines(keepends=True)
+    # line 2 rewritten, a line added after line 5, line 8 removed; the file renamed on the way
+    new = "".join([lines[0], "line_2 = 'two'\n", *lines[2:5], "added = 1\n", *lines[5:7], *lines[8:]])
+    first = git_repo.commit("one", ALICE, "2024-01-01T00:00:00", {"a.py": old})
+    second = git_repo.commit("two", BOB, "2024-01-02T00:00:00", {"a.py": None, "b.py": new})
+    repo = RepoView(git_repo.root)
+    assert repo.changed_blocks((first, "a.py"), (second, "b.py")) == [
+        ((1, 2), (1, 2)),  # replaced: old line 2 by new line 2
+        ((5, 5), (5, 6)),  # added: nothing of the old file, new line 6
+        ((7, 8), (8, 8)),  # removed: old line 8, nothing of the new file
+    ]
+    assert repo.changed_blocks((first, "a.py"), (first, "a.py")) == []
+    assert repo.changed_blocks((first, "b.py"), (second, "b.py")) is None  # no such version

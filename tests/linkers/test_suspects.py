@@ -10,7 +10,8 @@ import pytest
 from incidentbot.models import Evidence, ExceptionInfo, Frame, Trace
 from incidentbot.repo import RepoView
 from incidentbot.settings import Ranking
-from linkers.blame import Blamer, ignore_revs, normalise_code
+from linkers.blame import Blamer, ignore_revs
+from linkers.cosmetic import normalise_code
 from linkers.model import LinearModel
 from linkers.suspect_features import FEATURES
 from linkers.suspects import SuspectRanker
