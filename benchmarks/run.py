@@ -24,6 +24,8 @@ from benchmarks.synthtrace import SpotIndex, render  # noqa: E402
 log = logging.getLogger("benchmarks")
 RESULTS = PROJECT_ROOT / "benchmarks" / "results.md"
 TRACE_SEED = 30
+# A long real history with large files, where the issue that asked for the blame index measured it (18,235 commits).
+SQLALCHEMY = ("sqlalchemy/sqlalchemy", "f35da7e2b9349a08b8de1f6bd3b07c8bf8616790")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,10 +83,27 @@ def _speed(args: argparse.Namespace, cases: list[Case], repos: Path) -> list[Spe
     if scrapy is not None:
         clone, case = scrapy
         results.append(measure(f"scrapy at {case.id}", clone, case.trace, batch_traces(clone, real_batch, 2), runs))
+    sqlalchemy = _pinned_checkout(SQLALCHEMY, repos)
+    if sqlalchemy is not None:
+        own = render(SpotIndex(sqlalchemy).pick(random.Random(TRACE_SEED), 30))
+        results.append(measure("sqlalchemy", sqlalchemy, own, batch_traces(sqlalchemy, real_batch, 3), runs))
     for path in args.repo:
         own = render(SpotIndex(path).pick(random.Random(TRACE_SEED), 30))
         results.append(measure(path.name, path.resolve(), own, batch_traces(path, real_batch, 3), runs))
     return results
+
+
+def _pinned_checkout(pinned: tuple[str, str], repos: Path) -> Path | None:
+    """A real repository at a fixed commit, checked out in an isolated clone; None (skipped) when no copy of it
+    can be had."""
+    repo, head = pinned
+    try:
+        clone = clone_once(repo, repos, [head])
+    except CheckoutError as exc:
+        log.warning("speed on %s skipped: %s", repo, exc)
+        return None
+    checkout(clone, head)
+    return clone
 
 
 def _scrapy_checkout(cases: list[Case], repos: Path) -> tuple[Path, Case] | None:
