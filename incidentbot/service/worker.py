@@ -143,7 +143,10 @@ def worker_process(settings: Settings, index: int, stop: Any, log_level: int) ->
     def alive() -> bool:
         return os.getppid() == parent
 
-    heartbeat = threading.Thread(target=_beat, args=(store, name, stop, alive), name="heartbeat", daemon=True)
+    # The heartbeat sleeps on an event of this process, never on the shared ``stop``: a thread cut off at exit
+    # while inside the shared event's lock would leave it held, and every other worker would hang on it.
+    leaving = threading.Event()
+    heartbeat = threading.Thread(target=_beat, args=(store, name, leaving, alive), name="heartbeat", daemon=True)
     heartbeat.start()
     try:
         while not stop.is_set() and alive():
@@ -166,12 +169,14 @@ def worker_process(settings: Settings, index: int, stop: Any, log_level: int) ->
             if not claimed:
                 stop.wait(IDLE_SECONDS)
     finally:
+        leaving.set()
+        heartbeat.join(HEARTBEAT_SECONDS)  # no beat after the beat is forgotten
         with contextlib.suppress(Exception):  # leaving in good order: nothing of this worker to take over
             store.forget_beat(name)
         store.close()
 
 
-def _beat(store: Store, name: str, stop: Any, alive: Callable[[], bool]) -> None:
+def _beat(store: Store, name: str, leaving: threading.Event, alive: Callable[[], bool]) -> None:
     """Beat every ``HEARTBEAT_SECONDS`` from a thread of its own, so that a long triage does not look like a dead
     worker, while a worker killed with ``kill -9`` stops beating and its claims and leases are taken over."""
     while alive():
@@ -179,7 +184,7 @@ def _beat(store: Store, name: str, stop: Any, alive: Callable[[], bool]) -> None
             store.beat(name)
         except Exception as exc:  # the store is down: the main loop says so and waits for it
             log.debug("heartbeat of %s failed: %s", name, exc)
-        if stop.wait(HEARTBEAT_SECONDS):
+        if leaving.wait(HEARTBEAT_SECONDS):
             return
 
 
