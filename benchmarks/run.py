@@ -84,12 +84,10 @@ def _speed(args: argparse.Namespace, cases: list[Case], repos: Path) -> list[Spe
         clone, case = scrapy
         results.append(measure(f"scrapy at {case.id}", clone, case.trace, batch_traces(clone, real_batch, 2), runs))
     sqlalchemy = _pinned_checkout(SQLALCHEMY, repos)
-    if sqlalchemy is not None:
-        own = render(SpotIndex(sqlalchemy).pick(random.Random(TRACE_SEED), 30))
-        results.append(measure("sqlalchemy", sqlalchemy, own, batch_traces(sqlalchemy, real_batch, 3), runs))
-    for path in args.repo:
+    own_traces = [("sqlalchemy", sqlalchemy)] if sqlalchemy is not None else []
+    for name, path in [*own_traces, *((p.name, p.resolve()) for p in args.repo)]:
         own = render(SpotIndex(path).pick(random.Random(TRACE_SEED), 30))
-        results.append(measure(path.name, path.resolve(), own, batch_traces(path, real_batch, 3), runs))
+        results.append(measure(name, path, own, batch_traces(path, real_batch, 3), runs))
     return results
 
 

@@ -66,18 +66,9 @@ def _run_blame(
         args += ["--ignore-rev", sha]
     for lo, hi in ranges:
         args += ["-L", f"{lo},{hi}"]
-    chain = history.chain(path) if history is not None else None
-    grafts = history.grafts_of(chain) if history is not None else None
-    if history is not None and chain is not None and grafts is not None:
-        found = _blame_grafted(repo, rev, path, args, grafts)
-        # Every line on a commit of the chain, under this path: else the history does not fit the repository
-        # (git does not fail on a graft to a commit it lacks, it blames the child) and git is asked plainly.
-        members = set(chain)
-        if found is not None and all(bl.orig_path == path and bl.sha in members for bl in found.lines.values()):
-            for sha, meta in found.commits.items():  # git named the grafted parent; the real one is the answer
-                if meta.previous is not None:
-                    meta.previous = (history.real_parent(sha) or meta.previous[0], meta.previous[1])
-            return found
+    grafted = _blame_grafted(repo, rev, path, args, history) if history is not None else None
+    if grafted is not None:
+        return grafted
     try:
         out = repo.git.blame(*args, rev, "--", path, stdout_as_string=False)
     except git.GitCommandError as exc:
@@ -86,8 +77,15 @@ def _run_blame(
     return parse_porcelain(bytes(out).decode("utf-8", errors="replace"))
 
 
-def _blame_grafted(repo: RepoView, rev: str, path: str, args: list[str], grafts: str) -> FileBlame | None:
-    """``git blame -S GRAFTS`` (linkers/history.py); None when git fails."""
+def _blame_grafted(
+    repo: RepoView, rev: str, path: str, args: list[str], history: FirstParentHistory
+) -> FileBlame | None:
+    """``git blame -S GRAFTS`` along the path's chain (linkers/history.py); None where the path has no chain, git
+    fails, or the answer does not fit the history: then git is asked plainly."""
+    chain = history.chain(path)
+    grafts = history.grafts_of(chain)
+    if chain is None or grafts is None:
+        return None
     import tempfile  # only a process that blames many files gets here
 
     with tempfile.NamedTemporaryFile("w", suffix=".grafts", encoding="ascii") as file:
@@ -98,7 +96,16 @@ def _blame_grafted(repo: RepoView, rev: str, path: str, args: list[str], grafts:
         except git.GitCommandError as exc:
             log.info("git blame -S of %s at %s failed, blaming plainly: %s", path, rev[:12], str(exc.stderr)[:200])
             return None
-    return parse_porcelain(bytes(out).decode("utf-8", errors="replace"))
+    found = parse_porcelain(bytes(out).decode("utf-8", errors="replace"))
+    # Every line on a commit of the chain, under this path: else the history does not fit the repository (git does
+    # not fail on a graft to a commit it lacks, it blames the child).
+    members = set(chain)
+    if not all(bl.orig_path == path and bl.sha in members for bl in found.lines.values()):
+        return None
+    for sha, meta in found.commits.items():  # git named the grafted parent; the real one is the answer
+        if meta.previous is not None:
+            meta.previous = (history.real_parent(sha) or meta.previous[0], meta.previous[1])
+    return found
 
 
 def parse_porcelain(text: str) -> FileBlame:

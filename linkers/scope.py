@@ -218,8 +218,9 @@ class ScopeCache:
             if table is not None:
                 self._tables.move_to_end(key)
                 return table.enclosing(line)
-        asked = stored is not None and blob is not None and blob not in self._not_kept
-        table = self._kept(stored, blob) if stored is not None and blob is not None and asked else None
+        table = None
+        if stored is not None and blob is not None and blob not in self._not_kept:
+            table = self._kept(stored, blob)
         if table is None:
             too_big = sum(len(x) + 1 for x in lines) > MAX_BYTES
             table = FunctionTable(()) if too_big else python_functions(lines)
