@@ -27,19 +27,19 @@ def choose_revision(
     repo: RepoView, trace: Trace, rev: str | None, now: datetime, release_range: str | None = None
 ) -> Revision:
     """The triage revision, or LinkError with the fix when the repository cannot answer."""
-    head = repo.head()
-    if head is None:
-        raise LinkError(f"the repository at {repo.root} has no commits", "pass --repo PATH to a checkout with history")
     if repo.is_shallow():
         boundary = (repo.shallow_boundary() or "?")[:7]
         raise LinkError(
             f"shallow clone: history ends at {boundary}, so blame would be wrong",
             "run git fetch --unshallow (in GitHub Actions: actions/checkout with fetch-depth: 0)",
         )
-    deploy = _parse_range(repo, release_range)
+    # HEAD is asked only where no other answer says the repository has commits: each ask is a git process,
+    # and the daemon chooses a revision for every event.
+    deploy = _parse_range(repo, release_range) if release_range and _head(repo) else None
     if rev:
         sha = repo.resolve(rev)
         if sha is None:
+            _head(repo)
             raise LinkError(f"revision not found: {rev}", "pass --rev with a commit, tag or branch of this repository")
         return Revision(sha, f"--rev {rev}", deploy)
     if trace.release:
@@ -50,13 +50,21 @@ def choose_revision(
     sha = repo.commit_before(when)
     if sha is None:
         return Revision(
-            head,
+            _head(repo),
             "HEAD (no commit on the branch is older than first-seen)",
             deploy,
             (f"no commit on the current branch is older than first-seen {when.isoformat()}; used HEAD",),
         )
     reason = f"last commit on the current branch before {'first-seen' if trace.first_seen else 'now'}"
     return Revision(sha, f"{reason} ({when.isoformat()})", deploy)
+
+
+def _head(repo: RepoView) -> str:
+    """HEAD's commit, or LinkError when the repository has none."""
+    head = repo.head()
+    if head is None:
+        raise LinkError(f"the repository at {repo.root} has no commits", "pass --repo PATH to a checkout with history")
+    return head
 
 
 def _resolve_release(repo: RepoView, release: str) -> str | None:

@@ -16,12 +16,11 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Self
 
 from incidentbot.models import CommitInfo, Evidence, Frame, LineBlame
-from incidentbot.repo import RepoView
+from incidentbot.repo import RepoView, in_parallel
 from incidentbot.settings import Ranking, Settings
 from linkers.blame_git import FileBlame, _run_blame
 from linkers.codekind import FrameFacts, FrameRole, assign_roles, depths, statement_kind
@@ -235,11 +234,7 @@ def _blame_files(
         skip = [*ignore, *sorted((extra_ignore or {}).get(path, ()))]
         return path, blame_file(repo, rev, path, clamped[path], skip)
 
-    paths = list(by_file if extra_ignore is None else extra_ignore)
-    if len(paths) == 1:
-        return dict([one(paths[0])])
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(pool.map(one, paths))
+    return dict(in_parallel(one, list(by_file if extra_ignore is None else extra_ignore)))
 
 
 def blame_file(

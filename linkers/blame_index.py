@@ -33,7 +33,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -43,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import git
 
 from incidentbot.models import Person
-from incidentbot.repo import RepoView
+from incidentbot.repo import RepoView, in_parallel
 from linkers.blame_git import BlamedLine, FileBlame, _CommitMeta, _run_blame, parse_porcelain_fields
 from linkers.history import USE_AFTER_BLAMES, FirstParentHistory
 
@@ -332,7 +331,7 @@ class BlameIndex:
             ignore, lines = work[path]
             return path, _run_blame(repo, rev, path, _ranges_of(lines), ignore, history)
 
-        for path, found in _parallel(one, list(work)):
+        for path, found in in_parallel(one, list(work)):
             self._absorb(keys[path], entries[keys[path]], found)
 
     def _history(self, repo: RepoView, rev: str, repo_key: str, blames: int) -> FirstParentHistory | None:
@@ -382,7 +381,7 @@ class BlameIndex:
         def one(path: str) -> tuple[str, tuple[FileBlame, set[str]] | None]:
             return path, _range_blame(repo, base, rev, path, missing[path], ignores[path])
 
-        ranged = dict(_parallel(one, paths))
+        ranged = dict(in_parallel(one, paths))
         # Lines git leaves on R1: (R1 path, R1 line) per R2 line, by path at R1.
         at_base: dict[str, list[tuple[str, int, int]]] = {}
         for path in paths:
@@ -550,14 +549,6 @@ def _ranges_of(lines: Iterable[int]) -> list[tuple[int, int]]:
         else:
             ranges.append((n, n))
     return ranges
-
-
-def _parallel(work: Any, items: list[str]) -> list[Any]:
-    """Each item its own git process, four at a time."""
-    if len(items) <= 1:
-        return [work(item) for item in items]
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(work, items))
 
 
 @lru_cache(maxsize=4)

@@ -38,6 +38,8 @@ def canonical_people(repo: RepoView, people: Sequence[Person]) -> list[Person]:
     contacts = [f"{p.name or ''} <{p.email or ''}>" for p in people]
     if not contacts:
         return []
+    if not repo.has_mailmap():
+        return list(people)
     try:
         out = str(repo.git.check_mailmap(*contacts)).splitlines()
     except git.GitCommandError:

@@ -116,3 +116,17 @@ def test_not_a_repository(tmp_path: Path) -> None:
     with pytest.raises(LinkError, match="not a git repository") as info:
         RepoView(tmp_path / "nowhere")
     assert "--repo" in (info.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("rev", "release", "release_range"),
+    [(None, None, None), ("HEAD", None, None), ("v1.0", None, None), (None, "v1.0", None), (None, None, "a..b")],
+)
+def test_a_repository_without_commits_says_so(
+    tmp_path: Path, rev: str | None, release: str | None, release_range: str | None
+) -> None:
+    empty = tmp_path / "empty"
+    subprocess.run(["git", "init", "-q", str(empty)], check=True, capture_output=True)
+    with pytest.raises(LinkError, match="has no commits") as info:
+        choose_revision(RepoView(empty), _trace(release=release), rev, NOW, release_range)
+    assert "--repo" in (info.value.hint or "")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -111,6 +113,21 @@ def test_mailmap_canonicalises_authors(git_repo: GitRepoBuilder) -> None:
         RepoView(git_repo.root), [Person("bob", "bob@old-laptop.local"), Person("Ann", "ann@x.io")]
     )
     assert [(p.name, p.email) for p in people] == [("Robert Builder", "bob@example.com"), ("Ann", "ann@x.io")]
+
+
+def test_mailmap_named_by_config_or_read_by_a_bare_repository(git_repo: GitRepoBuilder, tmp_path: Path) -> None:
+    old_bob = [Person("bob", "bob@old-laptop.local")]
+    git_repo.commit("code", ALICE, "2024-01-01T00:00:00", {"a.py": "x = 1\n"})
+    assert [p.name for p in canonical_people(RepoView(git_repo.root), old_bob)] == ["bob"]  # no mailmap at all
+    outside = tmp_path / "people.mailmap"
+    outside.write_text("Robert Builder <bob@example.com> <bob@old-laptop.local>\n")
+    git_repo.git("config", "mailmap.file", str(outside))
+    assert [p.name for p in canonical_people(RepoView(git_repo.root), old_bob)] == ["Robert Builder"]
+    git_repo.git("config", "--unset", "mailmap.file")
+    git_repo.commit("mailmap", ALICE, "2024-01-02T00:00:00", {".mailmap": outside.read_text()})
+    bare = tmp_path / "bare.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(git_repo.root), str(bare)], check=True, capture_output=True)
+    assert [p.name for p in canonical_people(RepoView(bare), old_bob)] == ["Robert Builder"]
 
 
 @pytest.mark.parametrize(
