@@ -381,9 +381,14 @@ class BlameIndex:
         def one(path: str) -> tuple[str, tuple[FileBlame, set[str]] | None]:
             return path, _range_blame(repo, base, rev, path, missing[path], ignores[path])
 
-        ranged = dict(in_parallel(one, paths))
         # Lines git leaves on R1: (R1 path, R1 line) per R2 line, by path at R1.
         at_base: dict[str, list[tuple[str, int, int]]] = {}
+        # A file no commit in R1..R2 changed is R1's, line for line: no blame to run (most files, most deploys).
+        changed = _paths_changed(repo, base, rev, [p for p in paths if repo.is_tracked(p, base)])
+        for path in [p for p in paths if changed is not None and p not in changed and repo.is_tracked(p, base)]:
+            at_base[path] = [(path, number, number) for number in missing[path]]
+        paths = [path for path in paths if path not in at_base]
+        ranged = dict(in_parallel(one, paths))
         for path in paths:
             found = ranged[path]
             if found is None:
@@ -486,6 +491,29 @@ def _range_blame(
         return None
     blame, fields = parse_porcelain_fields(bytes(out).decode("utf-8", errors="replace"))
     return blame, {sha for sha, meta in fields.items() if "boundary" in meta}
+
+
+def _paths_changed(repo: RepoView, base: str, rev: str, paths: Sequence[str]) -> set[str] | None:
+    """Of ``paths``, those that a commit of ``base..rev`` changed, in the history blame walks (a merge that kept
+    one parent's version passes the file to that parent, as blame does; other merges count against each parent);
+    None when git cannot tell."""
+    if not paths:
+        return set()
+    try:
+        out = repo.git.log(
+            "-m",
+            "-z",
+            "--name-only",
+            "--no-renames",
+            "--format=",
+            f"{base}..{rev}",
+            "--",
+            *(f":(literal){path}" for path in paths),
+        )
+    except git.GitCommandError as exc:
+        log.info("git log %s..%s of %d paths failed: %s", base[:12], rev[:12], len(paths), str(exc.stderr)[:200])
+        return None
+    return {name.strip("\n") for name in str(out).split("\0")} & set(paths)
 
 
 def _distance(repo: RepoView, older: str, newer: str) -> int | None:

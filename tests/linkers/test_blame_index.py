@@ -451,6 +451,38 @@ def test_the_hard_cases_are_exercised(history: History, tmp_path: Path, monkeypa
     assert all(seen.values()), seen
 
 
+def test_files_no_commit_changed_are_carried_without_git_and_a_reverted_file_is_blamed_again(
+    git_repo: GitRepoBuilder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R1..R2 leaves calm.py alone and edits then reverts reverted.py, whose text at R2 is R1's again: calm.py
+    is taken from R1's entry without a blame; reverted.py is blamed over the range, because git blames its
+    reverted line on the revert. Both equal git's blame at R2."""
+    lines = [f"value_{i} = compute({i})" for i in range(12)]
+    text = "\n".join(lines) + "\n"
+    first = git_repo.commit("Start", ALICE, "2024-01-01T10:00:00", {"app/calm.py": text, "app/reverted.py": text})
+    edited = lines[:5] + ["value_5 = compute(-5)"] + lines[6:]
+    git_repo.commit("Edit", BOB, "2024-01-02T10:00:00", {"app/reverted.py": "\n".join(edited) + "\n"})
+    last = git_repo.commit("Revert the edit", CAROL, "2024-01-03T10:00:00", {"app/reverted.py": text})
+    ranged: list[str] = []
+    real = blame_index._range_blame
+
+    def spy(
+        repo: RepoView, base: str, rev: str, path: str, lines: Sequence[int], ignore: Sequence[str]
+    ) -> tuple[FileBlame, set[str]] | None:
+        ranged.append(path)
+        return real(repo, base, rev, path, lines, ignore)
+
+    monkeypatch.setattr(blame_index, "_range_blame", spy)
+    repo = RepoView(git_repo.root)
+    index = _index(tmp_path)
+    _check_every_line(index, repo, first, ())
+    _check_every_line(index, repo, last, ())
+    assert ranged == ["app/reverted.py"]
+    assert index.store.blame_index_stats()["carried"] == 2
+    found = index.blame(repo, last, {"app/reverted.py": ([(6, 6)], ())})["app/reverted.py"]
+    assert found.lines[6].sha == last  # the revert wrote the line back: git names it, not Start
+
+
 def test_entries_used_from_memory_stay_recent_in_the_store(
     history: History, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
