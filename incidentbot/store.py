@@ -666,24 +666,24 @@ class Store:
         return counts
 
     def save_blame_entries(self, repo: str, revision: str, entries: dict[tuple[str, str], str]) -> None:
-        """Write (insert or replace) blame entries, as JSON, keyed by (path, options)."""
+        """Write (insert or replace) blame entries, as JSON, keyed by (path, options): one statement."""
+        if not entries:
+            return
         now = time.time()
-        for (path, options), text in sorted(entries.items()):
-            where = _blame_key(repo, revision, path, options)
-            values = {"entry_json": text, "bytes": len(text), "used_at": now}
-            for _ in range(2):  # an insert racing another process's insert becomes an update
-                try:
-                    with self._begin() as conn:
-                        if conn.execute(update(blame_index).where(*where).values(**values)).rowcount:
-                            break
-                        conn.execute(
-                            insert(blame_index).values(
-                                repo=repo, revision=revision, options=options, path=path, **values
-                            )
-                        )
-                        break
-                except IntegrityError:
-                    continue
+        rows = [
+            {
+                "repo": repo,
+                "revision": revision,
+                "options": options,
+                "path": path,
+                "entry_json": text,
+                "bytes": len(text),
+                "used_at": now,
+            }
+            for (path, options), text in sorted(entries.items())
+        ]
+        with self._begin() as conn:
+            _upsert(conn, blame_index, rows, lambda new: {c: new[c] for c in ("entry_json", "bytes", "used_at")})
 
     def touch_blame_entries(self, keys: Sequence[tuple[str, str, str, str]]) -> None:
         """Mark blame entries, keyed (repository, revision, path, options), as used now (for the LRU)."""
@@ -692,17 +692,11 @@ class Store:
 
     def count_blame_index(self, counts: dict[str, int]) -> None:
         """Add to the blame index's counters (hits, carried, misses)."""
+        rows = [{"name": name, "value": value} for name, value in sorted(counts.items()) if value]
+        if not rows:
+            return
         with self._begin() as conn:
-            for name, value in sorted(counts.items()):
-                if not value:
-                    continue
-                done = conn.execute(
-                    update(blame_index_stats)
-                    .where(blame_index_stats.c.name == name)
-                    .values(value=blame_index_stats.c.value + value)
-                )
-                if not done.rowcount:
-                    conn.execute(insert(blame_index_stats).values(name=name, value=value))
+            _upsert(conn, blame_index_stats, rows, lambda new: {"value": blame_index_stats.c.value + new.value})
 
     def blame_index_stats(self) -> dict[str, int]:
         """Entries, revisions, bytes, and the counters (hits, carried, misses)."""
@@ -779,25 +773,12 @@ class Store:
         """Keep facts of git objects; an object already stored keeps its row (its facts cannot have changed)."""
         if not values:
             return
-        known = self.git_facts(kind, list(values))
         now = time.time()
         rows = [
-            {"kind": kind, "key": key, "value_json": text, "written_at": now}
-            for key, text in sorted(values.items())
-            if key not in known
+            {"kind": kind, "key": key, "value_json": text, "written_at": now} for key, text in sorted(values.items())
         ]
-        if not rows:
-            return
-        try:
-            with self._begin() as conn:  # one transaction for them all
-                conn.execute(insert(git_facts), rows)
-        except IntegrityError:  # another process stored some of them meanwhile: one by one
-            for row in rows:
-                try:
-                    with self._begin() as conn:
-                        conn.execute(insert(git_facts).values(**row))
-                except IntegrityError:
-                    pass
+        with self._begin() as conn:
+            _upsert(conn, git_facts, rows, None)
 
     def git_facts_counts(self) -> dict[str, int]:
         """How many objects' facts are kept, by kind ("commit", "functions-v1")."""
@@ -1015,6 +996,30 @@ def _add_column(conn: Connection, table: Table, name: str) -> None:
     column = table.c[name]
     kind = column.type.compile(dialect=conn.dialect)
     conn.execute(sql_text(f'ALTER TABLE {table.name} ADD COLUMN "{name}" {kind}'))
+
+
+def _upsert(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], changes: Callable[[Any], dict[str, Any]] | None
+) -> None:
+    """Insert ``rows`` in one statement; a row whose primary key exists is updated with ``changes(excluded)``,
+    or kept as it is when ``changes`` is None. ``ON CONFLICT`` (SQLite and PostgreSQL, the two stores) makes it
+    safe against another process writing the same keys at the same time."""
+    key = (conn.dialect.name, table.name, changes.__code__ if changes else None)  # the same lambda: the same SQL
+    statement = _UPSERTS.get(key)
+    if statement is None:  # built once: building it costs more than running it
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert_into = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+        if changes is None:
+            statement = insert_into.on_conflict_do_nothing()
+        else:
+            primary = [column.name for column in table.primary_key.columns]
+            statement = insert_into.on_conflict_do_update(index_elements=primary, set_=changes(insert_into.excluded))
+        _UPSERTS[key] = statement
+    conn.execute(statement, rows)
+
+
+_UPSERTS: dict[tuple[str, str, object], Any] = {}
 
 
 def open_store(url: str, lease_seconds: float = LEASE_SECONDS) -> Store:

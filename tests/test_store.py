@@ -338,9 +338,35 @@ def test_a_lease_whose_release_failed_is_let_go_of_once_the_database_answers() -
             database_reachable(url, True)
 
 
+def test_blame_entries_and_counters_written_by_two_processes(store_url: str) -> None:
+    """Two processes write the same blame entry at once: the later write replaces the entry; the index's counters
+    add up whatever order the writes come in."""
+    store, other = _open(store_url), _open(store_url)
+    key = ("shop/pricing.py", "w")
+    written: list[str] = []
+
+    def the_other_writes_first(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO BLAME_INDEX"):
+            written.append(statement)
+            if len(written) == 1:
+                other.save_blame_entries("repo", "c" * 40, {key: '"the other process"'})
+                other.count_blame_index({"hits": 2, "misses": 1})
+
+    sqlalchemy.event.listen(store.engine, "before_cursor_execute", the_other_writes_first)
+    store.save_blame_entries("repo", "c" * 40, {key: '"this process"', ("shop/cart.py", "w"): '"this process"'})
+    store.count_blame_index({"hits": 3, "carried": 0})
+    store.count_blame_index({"misses": 4})
+    assert store.blame_entries("repo", "c" * 40, [key, ("shop/cart.py", "w")]) == {
+        key: '"this process"',
+        ("shop/cart.py", "w"): '"this process"',
+    }
+    stats = store.blame_index_stats()
+    assert (stats["entries"], stats["hits"], stats["carried"], stats["misses"]) == (2, 5, 0, 5)
+
+
 def test_git_facts_another_process_wrote_meanwhile_are_kept_and_the_rest_stored(store_url: str) -> None:
-    """Between reading which facts are known and writing the rest, another process stores one of them: the batch
-    write fails on that row, so the rows are written one by one; the first value of the raced row stays."""
+    """Just before this process's write, another process stores one of the same facts: the one statement still
+    stores the rest, and the first value of the raced row stays."""
     store, other = _open(store_url), _open(store_url)
     raced, calm = "a" * 40, "b" * 40
     inserts: list[str] = []
@@ -353,5 +379,5 @@ def test_git_facts_another_process_wrote_meanwhile_are_kept_and_the_rest_stored(
 
     sqlalchemy.event.listen(store.engine, "before_cursor_execute", the_other_writes_first)
     store.save_git_facts("commit", {raced: '"this process"', calm: '"this process"'})
-    assert len(inserts) == 3  # the batch, then each row on its own
+    assert len(inserts) == 1  # one statement, no retry
     assert store.git_facts("commit", [raced, calm]) == {raced: '"the other process"', calm: '"this process"'}
