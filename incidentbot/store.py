@@ -1007,9 +1007,7 @@ def _upsert(
     key = (conn.dialect.name, table.name, changes.__code__ if changes else None)  # the same lambda: the same SQL
     statement = _UPSERTS.get(key)
     if statement is None:  # built once: building it costs more than running it
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        insert_into = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+        insert_into = _dialect_insert(conn.dialect.name, table)
         if changes is None:
             statement = insert_into.on_conflict_do_nothing()
         else:
@@ -1020,6 +1018,17 @@ def _upsert(
 
 
 _UPSERTS: dict[tuple[str, str, object], Any] = {}
+
+
+def _dialect_insert(dialect: str, table: Table) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT; only that dialect is imported (PostgreSQL's takes 45 ms)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
 def open_store(url: str, lease_seconds: float = LEASE_SECONDS) -> Store:

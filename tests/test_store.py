@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -362,6 +364,20 @@ def test_blame_entries_and_counters_written_by_two_processes(store_url: str) -> 
     }
     stats = store.blame_index_stats()
     assert (stats["entries"], stats["hits"], stats["carried"], stats["misses"]) == (2, 5, 0, 5)
+
+
+def test_a_sqlite_store_writes_without_importing_postgresql(tmp_path: Path) -> None:
+    """A first triage creates the SQLite store and writes to it: PostgreSQL's dialect (45 ms) stays unloaded."""
+    url = f"sqlite:///{tmp_path / 'state.sqlite3'}"
+    code = (
+        "import sys; from incidentbot.store import open_store; "
+        f"s = open_store({url!r}); "
+        "s.save_blame_entries('r', 'c' * 40, {('a.py', 'w'): '{}'}); s.count_blame_index({'hits': 1}); "
+        "s.save_git_facts('commit', {'a' * 40: '[]'}); "
+        "print(s.blame_index_stats()['hits'], 'sqlalchemy.dialects.postgresql' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["1", "False"]
 
 
 def test_git_facts_another_process_wrote_meanwhile_are_kept_and_the_rest_stored(store_url: str) -> None:
