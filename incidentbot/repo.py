@@ -75,11 +75,20 @@ class RepoView:
         """The 40-hex commit a ref, tag or abbreviated sha names, or None."""
         if not ref or ref.startswith("-"):
             return None
+        # A full sha found once names that commit for good (a ref moves): the daemon resolves a release's sha
+        # for every event of it.
+        known = ("commit", ref) if _HEX40.match(ref) else None
+        if known is not None and known in self.memo:
+            return ref
         try:
             sha = str(self.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")).strip()
         except git.GitCommandError:
             return None
-        return sha if _HEX40.match(sha) else None
+        if not _HEX40.match(sha):
+            return None
+        if known is not None:
+            self.remember(known, True)
+        return sha
 
     def commit_before(self, when: datetime, ref: str = "HEAD") -> str | None:
         """The last commit on ``ref``'s first-parent line committed at or before ``when``."""

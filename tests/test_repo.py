@@ -75,3 +75,29 @@ def test_changed_blocks_are_gits_line_diff_of_two_versions(git_repo: GitRepoBuil
     ]
     assert repo.changed_blocks((first, "a.py"), (first, "a.py")) == []
     assert repo.changed_blocks((first, "b.py"), (second, "b.py")) is None  # no such version
+
+
+def test_a_full_sha_is_resolved_once_and_a_ref_every_time(git_repo: GitRepoBuilder) -> None:
+    first = git_repo.commit("one", ALICE, "2024-01-01T00:00:00", {"a.py": "1\n"})
+    repo = RepoView(git_repo.root)
+    asked: list[tuple[str, ...]] = []
+
+    class Counting:
+        """git as RepoView calls it, counting the rev-parse calls."""
+
+        def __init__(self, real: object) -> None:
+            self.real = real
+
+        def rev_parse(self, *args: str) -> str:
+            asked.append(args)
+            return str(self.real.rev_parse(*args))  # type: ignore[attr-defined]
+
+    repo.git = Counting(repo.git)  # type: ignore[assignment]
+    assert repo.resolve(first) == first
+    assert repo.resolve(first) == first
+    assert repo.resolve("HEAD") == first
+    second = git_repo.commit("two", BOB, "2024-01-02T00:00:00", {"a.py": "2\n"})
+    assert repo.resolve("HEAD") == second  # a ref moves: asked again
+    assert repo.resolve("f" * 40) is None  # a sha the repository lacks is never remembered
+    assert repo.resolve("f" * 40) is None
+    assert len(asked) == 5
