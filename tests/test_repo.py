@@ -101,3 +101,15 @@ def test_a_full_sha_is_resolved_once_and_a_ref_every_time(git_repo: GitRepoBuild
     assert repo.resolve("f" * 40) is None  # a sha the repository lacks is never remembered
     assert repo.resolve("f" * 40) is None
     assert len(asked) == 5
+
+
+def test_commit_facts_of_many_commits_equal_each_asked_alone(git_repo: GitRepoBuilder) -> None:
+    """Split over several git processes, every commit's facts are those it has alone."""
+    shas = [
+        git_repo.commit(f"c{i}", ALICE if i % 2 else BOB, f"2024-01-0{i + 1}T00:00:00", {"a.py": "x\n" * (i + 1)})
+        for i in range(7)
+    ]
+    repo = RepoView(git_repo.root)
+    together = repo.commit_facts(list(reversed(shas)))
+    assert together == {sha: repo.commit_facts([sha])[sha] for sha in shas}
+    assert together[shas[3]] == ((shas[2],), 1, 1, 0)  # one file, one line added
