@@ -483,6 +483,18 @@ def test_files_no_commit_changed_are_carried_without_git_and_a_reverted_file_is_
     assert found.lines[6].sha == last  # the revert wrote the line back: git names it, not Start
 
 
+def test_changed_paths_are_named_as_git_names_them_whatever_the_characters(git_repo: GitRepoBuilder) -> None:
+    """A path with spaces, glob characters and non-ASCII letters is matched literally and read back unquoted: a
+    changed file taken for untouched would be carried with a wrong blame."""
+    weird = "sub dir/we[ir]d *name é.py"
+    git_repo.commit("one", ALICE, "2024-01-01T10:00:00", {weird: "a = 1\nb = 2\n", "calm.py": "x = 1\n"})
+    git_repo.commit("two", BOB, "2024-01-02T10:00:00", {weird: "a = 1\nb = 20\n"})
+    repo = RepoView(git_repo.root)
+    base, rev = repo.resolve("HEAD~1"), repo.resolve("HEAD")
+    assert base and rev
+    assert blame_index._paths_changed(repo, base, rev, [weird, "calm.py", "sub dir/we?d *name é.py"]) == {weird}
+
+
 def test_entries_used_from_memory_stay_recent_in_the_store(
     history: History, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
