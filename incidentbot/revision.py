@@ -35,7 +35,9 @@ def choose_revision(
         )
     # HEAD is asked only where no other answer says the repository has commits: each ask is a git process,
     # and the daemon chooses a revision for every event.
-    deploy = _parse_range(repo, release_range) if release_range and _head(repo) else None
+    if release_range:
+        _head(repo)  # an empty repository is named as such, not as a range not found
+    deploy = _parse_range(repo, release_range)
     if rev:
         sha = repo.resolve(rev)
         if sha is None:

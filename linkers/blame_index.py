@@ -384,8 +384,9 @@ class BlameIndex:
         # Lines git leaves on R1: (R1 path, R1 line) per R2 line, by path at R1.
         at_base: dict[str, list[tuple[str, int, int]]] = {}
         # A file no commit in R1..R2 changed is R1's, line for line: no blame to run (most files, most deploys).
-        changed = _paths_changed(repo, base, rev, [p for p in paths if repo.is_tracked(p, base)])
-        for path in [p for p in paths if changed is not None and p not in changed and repo.is_tracked(p, base)]:
+        at_r1 = [path for path in paths if repo.is_tracked(path, base)]
+        changed = _paths_changed(repo, base, rev, at_r1)
+        for path in [p for p in at_r1 if p not in changed] if changed is not None else []:
             at_base[path] = [(path, number, number) for number in missing[path]]
         paths = [path for path in paths if path not in at_base]
         ranged = dict(in_parallel(one, paths))
