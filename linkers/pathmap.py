@@ -21,7 +21,8 @@ from incidentbot.repo import RepoView
 from incidentbot.settings import PathMapping, Settings
 from linkers.align import align_frame
 
-_THIRD_PARTY = re.compile(r"(^|/)(site-packages|dist-packages|node_modules)/")
+# An egg (setuptools' easy_install, common in older traces) is one more folder: site-packages/Foo-1.0-py3.8.egg/foo/.
+_THIRD_PARTY = re.compile(r"(^|/)(site-packages|dist-packages|node_modules)/(?:[^/]+\.egg/)?")
 _STDLIB = re.compile(
     r"(^|/)lib/python\d(\.\d+)?/(?!site-packages/|dist-packages/)|^<[^>]*>$|^(/usr/local/go|/usr/lib/go[^/]*)/src/"
     r"|^node:|^internal/|(^|/)(Python\d+|python\d+)/Lib/(?!site-packages/)"

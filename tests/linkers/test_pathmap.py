@@ -119,6 +119,25 @@ def test_a_single_module_distribution_installed_is_ours(git_repo: GitRepoBuilder
     assert frame.repo_path == f"{root}tomlish.py" and frame.in_app is True
 
 
+@pytest.mark.parametrize(
+    "reported",
+    [
+        "/usr/local/lib/python2.7/site-packages/Shop-1.0-py2.7.egg/shop/cart.py",
+        "C:\\Python27\\lib\\site-packages\\shop-1.0-py2.7.egg\\shop\\cart.py",
+    ],
+)
+def test_our_package_installed_as_an_egg_is_ours(repo: tuple[RepoView, str], reported: str) -> None:
+    frame = _map(repo, Frame(reported, "f", lineno=1)).trace.frames[0]
+    assert frame.repo_path == "src/shop/cart.py" and frame.in_app is True
+
+
+def test_a_third_party_egg_stays_foreign(repo: tuple[RepoView, str]) -> None:
+    # vendor/requests/api.py is tracked: an egg of requests must not be taken for it.
+    reported = "/usr/lib/python2.7/site-packages/requests-2.0-py2.7.egg/requests/api.py"
+    frame = _map(repo, Frame(reported, "f", lineno=1)).trace.frames[0]
+    assert frame.repo_path is None and frame.in_app is False
+
+
 def test_a_third_party_single_module_stays_foreign(repo: tuple[RepoView, str]) -> None:
     frame = _map(repo, Frame("/usr/local/lib/python3.11/site-packages/six.py", "f", lineno=1)).trace.frames[0]
     assert frame.repo_path is None and frame.in_app is False
