@@ -54,6 +54,30 @@ def test_triage_json_names_culprit_location_and_owner(shop: ShopHistory, tmp_pat
     assert len(report["fingerprint"]) >= 16
 
 
+@pytest.mark.parametrize("style", ["auto", "long", "short"])
+def test_a_pasted_pytest_failure_is_triaged_as_its_traceback_is(shop: ShopHistory, tmp_path: Path, style: str) -> None:
+    # A real pytest run against the release checkout, as a CI log shows it, and the same run with --tb=native.
+    tests = tmp_path / "checkout_test.py"
+    tests.write_text("from shop.cart import Cart\n\n\ndef test_checkout():\n    assert Cart().total() == 0\n")
+    env = {**os.environ, "PYTHONPATH": str(shop.builder.root), "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def report(tb: str) -> dict[str, object]:
+        pytest_run = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--tb={tb}", str(tests)]
+        failed = subprocess.run(pytest_run, cwd=shop.builder.root, env=env, capture_output=True, text=True)
+        assert failed.returncode == 1, failed.stdout
+        args = ("triage", "-", "--repo", str(shop.builder.root), "--first-seen", FIRST_SEEN, "--json")
+        done = _run(*args, input=failed.stdout)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    pasted, native = report(style), report("native")
+    assert pasted["exception"] == native["exception"] == {"type": "ZeroDivisionError", "value": "division by zero"}
+    assert pasted["location"] == native["location"]
+    assert pasted["location"]["path"] == "shop/pricing.py"  # type: ignore[index]
+    assert [s["commit"] for s in pasted["suspects"]] == [s["commit"] for s in native["suspects"]]  # type: ignore[union-attr]
+    assert pasted["suspects"][0]["commit"] == shop.culprit  # type: ignore[index]
+
+
 def test_json_and_console_output_do_not_load_what_they_do_not_use(shop: ShopHistory, tmp_path: Path) -> None:
     """Start-up is most of a triage on indexed files: the JSON and console outputs never render the Markdown
     body (Jinja2) or talk to an LLM (openai); Markdown output still has its body."""

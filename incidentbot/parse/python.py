@@ -22,8 +22,8 @@ _CARET = re.compile(r"^\s*[\^~\s]+$")
 EXCEPTION_LINE = re.compile(r"^(?P<type>[^\W\d][\w.]*)(?::(?P<msg>.*))?$")
 _MEMBER_SEPARATOR = re.compile(r"-+ \d+ -+$")
 _MEMBER = "<exception group member>"
-_CAUSE = "The above exception was the direct cause of the following exception:"
-_CONTEXT = "During handling of the above exception, another exception occurred:"
+CAUSE = "The above exception was the direct cause of the following exception:"
+CONTEXT = "During handling of the above exception, another exception occurred:"
 _MAX_MESSAGE_LINES = 40
 
 
@@ -138,9 +138,9 @@ class _Reader:
         stripped = line.strip()
         if stripped == _MEMBER or stripped.endswith(HEADER) or stripped.endswith(_GROUP_HEADER):
             self._header(member=stripped == _MEMBER)
-        elif stripped in (_CAUSE, _CONTEXT):
+        elif stripped in (CAUSE, CONTEXT):
             if self.blocks:
-                self.blocks[-1].relation = "cause" if stripped == _CAUSE else "context"
+                self.blocks[-1].relation = "cause" if stripped == CAUSE else "context"
             self.current, self.in_message = None, False
         elif frame := _FRAME.match(line):
             self._frame(frame)
@@ -171,7 +171,7 @@ class _Reader:
             return
         self.expect_source = False
         if self.in_message:
-            if not stripped or len(current.message) >= _MAX_MESSAGE_LINES:
+            if not stripped or _is_rule(stripped) or len(current.message) >= _MAX_MESSAGE_LINES:
                 self.in_message = False
             else:
                 current.message.append(line)
@@ -182,6 +182,11 @@ class _Reader:
                 current.type = exc["type"]
                 current.message = [(exc["msg"] or "").strip()]
                 self.in_message = True
+
+
+def _is_rule(stripped: str) -> bool:
+    """A section rule (pytest's ``==== short test summary info ====``): what follows is no longer the message."""
+    return any(stripped.startswith(mark) and stripped.endswith(mark) for mark in ("=====", "-----", "_____"))
 
 
 def _frame(match: re.Match[str]) -> Frame:

@@ -41,6 +41,12 @@ FRAGMENTS = [
     "Cell In[3], line 2\n",
     "----> 8 return total / discount\n",
     "File /srv/app/a.py:8, in f(x)\n",
+    "____ test_f ____\n",
+    "pkg/a.py:3: in f\n",
+    "pkg/a.py:3: ZeroDivisionError\n",
+    ">       return 1 / 0\n",
+    "E       ZeroDivisionError: division by zero\n",
+    "_ _ _ _ _ _\n",
     "\x1b[31m",
     "\r\n",
     "\x00",
@@ -110,11 +116,12 @@ def test_sentry_shaped_json(value: object) -> None:
 @given(st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=20), max_size=40).map("".join))
 def test_each_text_parser_alone_returns_a_trace_or_none(text: str) -> None:
     """Every parser, not only the one that wins the sniffing, survives any text."""
-    from incidentbot.parse import ipython, python, stacks
+    from incidentbot.parse import ipython, pytest_report, python, stacks
     from incidentbot.settings import Limits
 
     limits = Limits()
-    for parser in (python.parse, ipython.parse, *(parser for _, parser in stacks.TEXT_PARSERS)):
+    text_parsers = (python.parse, ipython.parse, pytest_report.parse, *(parser for _, parser in stacks.TEXT_PARSERS))
+    for parser in text_parsers:
         trace = parser(text, limits)
         assert trace is None or all(isinstance(e.type, str) for e in trace.exceptions)
 
