@@ -16,7 +16,8 @@ from incidentbot.settings import Limits
 
 HEADER = "Traceback (most recent call last):"
 _GROUP_HEADER = "Exception Group Traceback (most recent call last):"
-_FRAME = re.compile(r'^\s*File "(?P<path>[^"]*)", line (?P<line>-?\d+)(?:, in (?P<func>.+))?\s*$')
+# loguru marks the frame that caught the exception with ``> File "…"``.
+_FRAME = re.compile(r'^\s*(?:> )?File "(?P<path>[^"]*)", line (?P<line>-?\d+)(?:, in (?P<func>.+))?\s*$')
 _CARET = re.compile(r"^\s*[\^~\s]+$")
 #: ``Type: message`` (the type a Python name, in any script); IPython's parser reads it too.
 EXCEPTION_LINE = re.compile(r"^(?P<type>[^\W\d][\w.]*)(?::(?P<msg>.*))?$")
