@@ -54,28 +54,48 @@ def test_triage_json_names_culprit_location_and_owner(shop: ShopHistory, tmp_pat
     assert len(report["fingerprint"]) >= 16
 
 
-@pytest.mark.parametrize("style", ["auto", "long", "short"])
-def test_a_pasted_pytest_failure_is_triaged_as_its_traceback_is(shop: ShopHistory, tmp_path: Path, style: str) -> None:
-    # A real pytest run against the release checkout, as a CI log shows it, and the same run with --tb=native.
+RICH_TRACEBACK = """
+import sys
+from rich.console import Console
+from rich.traceback import Traceback
+from shop.cart import Cart
+try:
+    Cart().total()
+except ZeroDivisionError:
+    Console(width=int(sys.argv[1]), color_system=None).print(Traceback())
+"""
+
+
+@pytest.mark.parametrize(
+    "printed_by", ["pytest --tb=auto", "pytest --tb=long", "pytest --tb=short", "rich 60", "rich 200"]
+)
+def test_a_crash_as_pytest_or_rich_prints_it_is_triaged_as_its_traceback_is(
+    shop: ShopHistory, tmp_path: Path, printed_by: str
+) -> None:
+    # Real pytest and rich output of the shop's crash at the release, against CPython's traceback of the same.
     tests = tmp_path / "checkout_test.py"
     tests.write_text("from shop.cart import Cart\n\n\ndef test_checkout():\n    assert Cart().total() == 0\n")
     env = {**os.environ, "PYTHONPATH": str(shop.builder.root), "PYTHONDONTWRITEBYTECODE": "1"}
 
-    def report(tb: str) -> dict[str, object]:
-        pytest_run = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--tb={tb}", str(tests)]
-        failed = subprocess.run(pytest_run, cwd=shop.builder.root, env=env, capture_output=True, text=True)
-        assert failed.returncode == 1, failed.stdout
+    def report(tool: str, option: str) -> dict[str, object]:
+        if tool == "pytest":
+            command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", option, str(tests)]
+        else:
+            command = [sys.executable, "-c", RICH_TRACEBACK, option]
+        crashed = subprocess.run(command, cwd=shop.builder.root, env=env, capture_output=True, text=True)
+        assert "ZeroDivisionError" in crashed.stdout, crashed.stdout + crashed.stderr
         args = ("triage", "-", "--repo", str(shop.builder.root), "--first-seen", FIRST_SEEN, "--json")
-        done = _run(*args, input=failed.stdout)
+        done = _run(*args, input=crashed.stdout)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
-    pasted, native = report(style), report("native")
-    assert pasted["exception"] == native["exception"] == {"type": "ZeroDivisionError", "value": "division by zero"}
-    assert pasted["location"] == native["location"]
-    assert pasted["location"]["path"] == "shop/pricing.py"  # type: ignore[index]
-    assert [s["commit"] for s in pasted["suspects"]] == [s["commit"] for s in native["suspects"]]  # type: ignore[union-attr]
-    assert pasted["suspects"][0]["commit"] == shop.culprit  # type: ignore[index]
+    printed, native = report(*printed_by.split()), report("pytest", "--tb=native")
+    assert printed["exception"] == native["exception"] == {"type": "ZeroDivisionError", "value": "division by zero"}
+    assert printed["location"] == native["location"]
+    assert printed["location"]["path"] == "shop/pricing.py"  # type: ignore[index]
+    suspects = [s["commit"] for s in printed["suspects"]]  # type: ignore[attr-defined]
+    assert suspects == [s["commit"] for s in native["suspects"]]  # type: ignore[attr-defined]
+    assert suspects[0] == shop.culprit
 
 
 def test_json_and_console_output_do_not_load_what_they_do_not_use(shop: ShopHistory, tmp_path: Path) -> None:

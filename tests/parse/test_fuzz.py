@@ -47,6 +47,13 @@ FRAGMENTS = [
     ">       return 1 / 0\n",
     "E       ZeroDivisionError: division by zero\n",
     "_ _ _ _ _ _\n",
+    "╭──── Traceback (most recent call last) ────╮\n",
+    "│ /srv/app/a.py:8 in f                      │\n",
+    "│ ❱ 8 │   return 1 / 0                       │\n",
+    "│ ╭─ locals ─╮ │\n",
+    "│                                           │\n",
+    "╰───────────────────────────────────────────╯\n",
+    "The above exception was the direct cause of \n",
     "\x1b[31m",
     "\r\n",
     "\x00",
@@ -116,11 +123,12 @@ def test_sentry_shaped_json(value: object) -> None:
 @given(st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=20), max_size=40).map("".join))
 def test_each_text_parser_alone_returns_a_trace_or_none(text: str) -> None:
     """Every parser, not only the one that wins the sniffing, survives any text."""
-    from incidentbot.parse import ipython, pytest_report, python, stacks
+    from incidentbot.parse import ipython, pytest_report, python, rich_traceback, stacks
     from incidentbot.settings import Limits
 
     limits = Limits()
-    text_parsers = (python.parse, ipython.parse, pytest_report.parse, *(parser for _, parser in stacks.TEXT_PARSERS))
+    own = (python.parse, ipython.parse, pytest_report.parse, rich_traceback.parse)
+    text_parsers = (*own, *(parser for _, parser in stacks.TEXT_PARSERS))
     for parser in text_parsers:
         trace = parser(text, limits)
         assert trace is None or all(isinstance(e.type, str) for e in trace.exceptions)
