@@ -1,7 +1,7 @@
 """Raw text → Trace. The format is sniffed: a Sentry event (JSON), a log of JSON lines with a traceback in a
-field, or a text stack trace of Python (as CPython, IPython, pytest or rich print it), Java/Kotlin, Go, Ruby or
-JavaScript (the parser that reads the most frames wins). Limits are applied before any parsing work, so a huge or
-hostile input stays cheap.
+field, or a text stack trace of Python (as CPython, IPython, pytest, rich or cleo/Poetry print it), Java/Kotlin,
+Go, Ruby or JavaScript (the parser that reads the most frames wins). Limits are applied before any parsing work,
+so a huge or hostile input stays cheap.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from incidentbot.errors import ParseError
 from incidentbot.models import Trace
-from incidentbot.parse import ipython, pytest_report, python, rich_traceback, stacks
+from incidentbot.parse import cleo_trace, ipython, pytest_report, python, rich_traceback, stacks
 from incidentbot.parse.sentry_event import looks_like_event, parse_event
 from incidentbot.settings import Limits
 
@@ -69,6 +69,8 @@ def _parse_text(text: str, limits: Limits) -> Trace | None:
         candidates.append(pytest_report.parse(text, limits))
     if rich_traceback.sniff(text):
         candidates.append(rich_traceback.parse(text, limits))
+    if cleo_trace.sniff(text):
+        candidates.append(cleo_trace.parse(text, limits))
     for _, parser in stacks.TEXT_PARSERS:
         candidates.append(parser(text, limits))
     found = [c for c in candidates if c is not None]

@@ -185,6 +185,17 @@ class _Reader:
                 self.in_message = True
 
 
+def path_line_function(text: str) -> Frame | None:
+    """``path:N in function``, as rich and cleo (Poetry) name a frame; string operations only."""
+    head, sep, function = text.rpartition(" in ")
+    if not (sep and head and function) or " " in function:
+        return None
+    path, colon, number = head.rpartition(":")
+    if not (colon and path and number.isdigit()):
+        return None
+    return Frame(filename=path, function=function, lineno=int(number) or None)
+
+
 def _is_rule(stripped: str) -> bool:
     """A section rule (pytest's ``==== short test summary info ====``): what follows is no longer the message."""
     return any(stripped.startswith(mark) and stripped.endswith(mark) for mark in ("=====", "-----", "_____"))

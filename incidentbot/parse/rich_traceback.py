@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from incidentbot.models import ExceptionInfo, Frame, Trace
-from incidentbot.parse.python import CAUSE, CONTEXT, EXCEPTION_LINE
+from incidentbot.parse.python import CAUSE, CONTEXT, EXCEPTION_LINE, path_line_function
 from incidentbot.settings import Limits
 
 _HEADER = "Traceback (most recent call last)"
@@ -128,11 +128,8 @@ def _chain_line(text: str) -> str | None:
 
 
 def _location_frame(text: str) -> Frame | None:
-    head, sep, function = text.rpartition(" in ")
-    if sep and head and function and " " not in function:
-        path, colon, number = head.rpartition(":")
-        if colon and path and number.isdigit():
-            return Frame(filename=path, function=function, lineno=int(number) or None)
+    if (frame := path_line_function(text)) is not None:
+        return frame
     if text.startswith("in "):  # rich names a frame whose file it could not read "in function:N"
         function, colon, number = text[3:].rpartition(":")
         if colon and function and number.isdigit():

@@ -54,6 +54,12 @@ FRAGMENTS = [
     "│                                           │\n",
     "╰───────────────────────────────────────────╯\n",
     "The above exception was the direct cause of \n",
+    "  Stack trace:\n",
+    "  2  src/a.py:8 in f\n",
+    "  KeyError\n",
+    "  at src/a.py:8 in f\n",
+    "    →  8│ return 1 / 0\n",
+    "The following error occurred when trying to handle this error:\n",
     "\x1b[31m",
     "\r\n",
     "\x00",
@@ -123,11 +129,11 @@ def test_sentry_shaped_json(value: object) -> None:
 @given(st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=20), max_size=40).map("".join))
 def test_each_text_parser_alone_returns_a_trace_or_none(text: str) -> None:
     """Every parser, not only the one that wins the sniffing, survives any text."""
-    from incidentbot.parse import ipython, pytest_report, python, rich_traceback, stacks
+    from incidentbot.parse import cleo_trace, ipython, pytest_report, python, rich_traceback, stacks
     from incidentbot.settings import Limits
 
     limits = Limits()
-    own = (python.parse, ipython.parse, pytest_report.parse, rich_traceback.parse)
+    own = (python.parse, ipython.parse, pytest_report.parse, rich_traceback.parse, cleo_trace.parse)
     text_parsers = (*own, *(parser for _, parser in stacks.TEXT_PARSERS))
     for parser in text_parsers:
         trace = parser(text, limits)
