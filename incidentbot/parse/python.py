@@ -9,7 +9,7 @@ expression is anchored and free of nested quantifiers, so hostile input costs li
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from incidentbot.models import ExceptionInfo, Frame, Trace
 from incidentbot.settings import Limits
@@ -26,6 +26,17 @@ _MEMBER = "<exception group member>"
 CAUSE = "The above exception was the direct cause of the following exception:"
 CONTEXT = "During handling of the above exception, another exception occurred:"
 _MAX_MESSAGE_LINES = 40
+# Django's debug report (its error e-mails and copy-and-paste view) puts the earlier exception's value in the
+# chaining sentence, and names the raised exception on lines of its own after the frames.
+_DJANGO_CHAIN = re.compile(
+    r"^(?:The above exception \((?P<cause>.*)\) was the direct cause of the following exception"
+    r"|During handling of the above exception \((?P<context>.*)\), another exception occurred):$"
+)
+_DJANGO_TYPE = re.compile(r"^Exception Type: (?P<type>[^\W\d][\w.]*)(?: at .*)?$")
+_DJANGO_VALUE = "Exception Value: "
+# Django before 3.0 wrote a frame as ``File "path" in function`` and its source as ``  34. source``.
+_OLD_DJANGO_FRAME = re.compile(r'^\s*File "(?P<path>[^"]*)" in (?P<func>.+?)\s*$')
+_OLD_DJANGO_SOURCE = re.compile(r"^\s*(?P<line>\d+)\. (?P<code>.*)$")
 
 
 @dataclass
@@ -37,7 +48,7 @@ class _Block:
     member: bool = False  # a member of the exception group printed before it
 
 
-_FRAME_ANYWHERE = re.compile(r'^\s*File "[^"]*", line \d+', re.MULTILINE)
+_FRAME_ANYWHERE = re.compile(r'^\s*File "[^"]*"(?:, line \d+| in )', re.MULTILINE)
 
 
 def sniff(text: str) -> bool:
@@ -54,7 +65,7 @@ def parse(text: str, limits: Limits) -> Trace | None:
     exceptions, warnings = [], []
     for index, block in enumerate(blocks):
         relation = block.relation if index < len(blocks) - 1 else None
-        if block.type is None:
+        if block.type is None and not block.message:
             warnings.append("a traceback ended before its exception line (truncated input?)")
         exceptions.append(
             ExceptionInfo(
@@ -139,11 +150,14 @@ class _Reader:
         stripped = line.strip()
         if stripped == _MEMBER or stripped.endswith(HEADER) or stripped.endswith(_GROUP_HEADER):
             self._header(member=stripped == _MEMBER)
-        elif stripped in (CAUSE, CONTEXT):
+        elif chained := _chain(stripped):
+            relation, value = chained
             if self.blocks:
-                self.blocks[-1].relation = "cause" if stripped == CAUSE else "context"
+                self.blocks[-1].relation = relation
+                if value is not None and self.blocks[-1].type is None and not self.blocks[-1].message:
+                    self.blocks[-1].message = [value]
             self.current, self.in_message = None, False
-        elif frame := _FRAME.match(line):
+        elif frame := _FRAME.match(line) or _OLD_DJANGO_FRAME.match(line):
             self._frame(frame)
         elif self.current is not None:
             self._body(line, stripped, self.current)
@@ -164,6 +178,9 @@ class _Reader:
         self.expect_source, self.in_message = True, False
 
     def _body(self, line: str, stripped: str, current: _Block) -> None:
+        if self.expect_source and current.frames[-1].lineno is None and (old := _OLD_DJANGO_SOURCE.match(line)):
+            current.frames[-1] = replace(current.frames[-1], lineno=int(old["line"]), context_line=old["code"].strip())
+            return
         if self.expect_source and line.startswith((" ", "\t")) and stripped:
             if not _CARET.match(line) and current.frames[-1].context_line is None:
                 current.frames[-1] = _with_source(current.frames[-1], stripped)
@@ -177,12 +194,26 @@ class _Reader:
             else:
                 current.message.append(line)
             return
-        if current.type is None and stripped and not line[0].isspace():
+        if django := _DJANGO_TYPE.match(stripped):
+            current.type, current.message = django["type"], []
+        elif stripped.startswith(_DJANGO_VALUE) and current.type is not None and not current.message:
+            current.message = [stripped[len(_DJANGO_VALUE) :]]
+        elif current.type is None and stripped and not line[0].isspace():
             exc = EXCEPTION_LINE.match(stripped)
             if exc:
                 current.type = exc["type"]
                 current.message = [(exc["msg"] or "").strip()]
                 self.in_message = True
+
+
+def _chain(stripped: str) -> tuple[str, str | None] | None:
+    """How the exception before this sentence relates to the next, and its value when Django puts it there."""
+    if stripped in (CAUSE, CONTEXT):
+        return ("cause" if stripped == CAUSE else "context"), None
+    django = _DJANGO_CHAIN.match(stripped)
+    if django is None:
+        return None
+    return ("cause", django["cause"]) if django["cause"] is not None else ("context", django["context"])
 
 
 def path_line_function(text: str) -> Frame | None:
@@ -203,11 +234,9 @@ def _is_rule(stripped: str) -> bool:
 
 def _frame(match: re.Match[str]) -> Frame:
     function = match["func"].strip() if match["func"] else None
-    line = int(match["line"])
+    line = int(match.groupdict().get("line") or 0)  # None for old Django: its source line gives it
     return Frame(filename=match["path"], function=function, lineno=line if line > 0 else None)
 
 
 def _with_source(frame: Frame, source: str) -> Frame:
-    from dataclasses import replace
-
     return replace(frame, context_line=source)

@@ -1,8 +1,9 @@
 """Every trace in tests/data/traces/ parses to the Trace in its .expected.json (checked by hand when added).
 
-The Python, loguru (0.8), pytest (9.2), rich (15), cleo (2.1), Node and Java samples were produced by running
-real programs (the IPython 8 one by IPython 9.18, paths moved to /srv/app); Go, Ruby and IPython 7 are
-transcribed; the Sentry SDK event was captured from the real sentry-sdk by examples/capture_event.py.
+The Python, loguru (0.8), pytest (9.2), rich (15), cleo (2.1), Django 5.2 (its ExceptionReporter's text), Node
+and Java samples were produced by running real programs (the IPython 8 one by IPython 9.18, paths moved to
+/srv/app); Go, Ruby, IPython 7 and Django 2.2 are transcribed; the Sentry SDK event was captured from the real
+sentry-sdk by examples/capture_event.py.
 """
 
 from __future__ import annotations
