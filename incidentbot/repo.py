@@ -54,10 +54,13 @@ class RepoView:
             self.git_repo = git.Repo(path, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
             raise LinkError(f"not a git repository: {path}", "pass --repo PATH to a git checkout") from exc
-        if self.git_repo.bare:
-            self.root = Path(self.git_repo.git_dir)
-        else:
-            self.root = Path(self.git_repo.working_tree_dir or path)
+        git_dir = Path(self.git_repo.git_dir)
+        # A bare repository without a config file (core.bare unset, as some mirroring tools leave it): GitPython
+        # takes its parent folder for a work tree and would run git there. Point git at the repository itself.
+        self.bare = self.git_repo.bare or (git_dir.name != ".git" and git_dir.resolve() == Path(path).resolve())
+        if self.bare:
+            self.git_repo.git.update_environment(GIT_DIR=str(git_dir))
+        self.root = git_dir if self.bare else Path(self.git_repo.working_tree_dir or path)
         self.git = self.git_repo.git
         self._tracked: dict[str, tuple[str, ...]] = {}
         self._lines: dict[tuple[str, str], tuple[str, ...] | None] = {}
@@ -124,7 +127,7 @@ class RepoView:
         """Whether git would rename any author here: a ``.mailmap`` in the checkout, or ``mailmap.file`` or
         ``mailmap.blob`` set (a bare repository reads ``HEAD:.mailmap`` by default). Read each time (a pull can
         add the file) from the files alone, so most repositories skip a git process per triage."""
-        if self.git_repo.bare or (self.root / ".mailmap").is_file():
+        if self.bare or (self.root / ".mailmap").is_file():
             return True
         config = self.git_repo.config_reader()
         return bool(config.has_option("mailmap", "file") or config.has_option("mailmap", "blob"))

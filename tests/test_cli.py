@@ -236,6 +236,23 @@ def test_paths_outside_the_repository_are_never_read(shop: ShopHistory, tmp_path
     assert "TOP_SECRET_CONTENT" not in done.stdout and "root:x:0:0" not in done.stdout
 
 
+@pytest.mark.parametrize("config", ["kept", "removed"])
+def test_a_bare_repository_is_triaged_like_its_checkout(shop: ShopHistory, tmp_path: Path, config: str) -> None:
+    # Some mirroring tools leave a bare repository without a config file (core.bare unset); GitPython then takes
+    # its parent folder for a work tree.
+    bare = tmp_path / "mirror" / "shop.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(shop.builder.root), str(bare)], check=True, capture_output=True)
+    if config == "removed":
+        (bare / "config").unlink()
+    trace = tmp_path / "trace.txt"
+    trace.write_text(_traceback(shop.builder.root))
+    done = _run("triage", str(trace), "--repo", str(bare), "--rev", shop.release, "--first-seen", FIRST_SEEN, "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["location"]["path"] == "shop/pricing.py"
+    assert report["suspects"][0]["commit"] == shop.culprit
+
+
 def test_not_a_repository_is_one_line_and_exit_2(tmp_path: Path) -> None:
     trace = tmp_path / "trace.txt"
     trace.write_text('Traceback (most recent call last):\n  File "/a.py", line 1, in f\nValueError: x\n')
