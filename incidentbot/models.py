@@ -224,6 +224,7 @@ class Evidence:
     fingerprint: str
     revision: str | None = None  # 40-hex commit the trace's lines refer to
     revision_reason: str | None = None  # why this revision was chosen
+    revision_pinned: bool = False  # named by --rev or the release: never inferred from the trace's source lines
     location: CodeLocation | None = None
     blame: tuple[LineBlame, ...] = ()
     commits: tuple[CommitInfo, ...] = ()  # facts about every blamed commit

@@ -53,6 +53,7 @@ def link(trace: Trace, settings: Settings, *, now: datetime | None = None) -> Ev
         fingerprint=fingerprint(trace),
         revision=revision.sha,
         revision_reason=revision.reason,
+        revision_pinned=revision.pinned,
         release_range=revision.release_range,
         redactions=redactions + trace.redactions,
         warnings=trace.warnings + revision.warnings,

@@ -248,8 +248,9 @@ class RepoView:
     def read_git_blob_lines(self, rev: str, path: str) -> tuple[str, ...] | None:
         """Lines of ``path`` at ``rev`` for a path that git itself reported (blame's ``previous``).
 
-        Only for paths taken from git's own output, never from a trace: it skips the tracked-file check so
-        that reading a parent commit's file does not list that commit's whole tree.
+        Only for paths taken from git's own output or tracked at the triage revision, never straight from a
+        trace: it skips the tracked-file check so that reading another commit's file does not list that
+        commit's whole tree. It reads git's objects only, never the work tree.
         """
         try:
             _, kind, _, data = self.git.get_object_data(f"{rev}:{path}")
@@ -323,6 +324,31 @@ class RepoView:
             blocks.append(((old_lo, old_lo + hunk.source_length), (new_lo, new_lo + hunk.target_length)))
         return blocks
 
+    def commits_changing(self, rev: str, paths: list[str], limit: int) -> list[str]:
+        """The commits reachable from ``rev`` that changed any of ``paths``, newest first, at most ``limit``."""
+        if not paths:
+            return []
+        literal = [f":(literal){path}" for path in paths]
+        try:
+            out = str(self.git.log("--format=%H", f"--max-count={limit}", rev, "--", *literal))
+        except git.GitCommandError:
+            return []
+        return out.split()
+
+    def paths_named(self, rev: str, names: list[str], limit: int) -> frozenset[str]:
+        """Paths with one of these file names that commits reachable from ``rev`` changed (the newest ``limit``
+        such commits): where a file lived before it was moved or deleted."""
+        if not names:
+            return frozenset()
+        globs = [f":(glob)**/{_glob_escape(name)}" for name in names]
+        options = ("--format=", "--name-only", "--no-renames", f"--max-count={limit}")
+        try:
+            out = str(self.git.log(*options, rev, "--", *globs))
+        except git.GitCommandError:
+            return frozenset()
+        wanted = set(names)
+        return frozenset(p for p in out.splitlines() if p and p.rsplit("/", 1)[-1] in wanted)
+
     def commits_in_range(self, old: str, new: str, limit: int = 20000) -> frozenset[str]:
         """The commits in ``old..new`` (a deploy range), at most ``limit``."""
         try:
@@ -343,3 +369,8 @@ class RepoView:
             self.remember(("github_url",), f"https://github.com/{match['slug']}" if match else None)
         found = self.memo.get(("github_url",))
         return found if isinstance(found, str) else None
+
+
+def _glob_escape(name: str) -> str:
+    """A file name as a literal inside a ``:(glob)`` pathspec."""
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in name)

@@ -1,7 +1,8 @@
 """Choose the revision a trace's line numbers refer to: the code that was running, not HEAD.
 
 Order: ``--rev`` if given; else the trace's release when it names a commit or tag; else the last commit on the
-current branch before first-seen (default: now). A deploy range comes from ``--release-range A..B`` or, when the
+current branch before first-seen (default: now), which path mapping may move back to the commit whose files hold
+the trace's source lines (linkers/running_revision.py). A deploy range comes from ``--release-range A..B`` or, when the
 release is a tag, from the previous tag to it.
 """
 
@@ -21,6 +22,7 @@ class Revision:
     reason: str
     release_range: tuple[str, str] | None = None
     warnings: tuple[str, ...] = ()
+    pinned: bool = False  # --rev or the release named it; otherwise it is a guess by time
 
 
 def choose_revision(
@@ -43,11 +45,12 @@ def choose_revision(
         if sha is None:
             _head(repo)
             raise LinkError(f"revision not found: {rev}", "pass --rev with a commit, tag or branch of this repository")
-        return Revision(sha, f"--rev {rev}", deploy)
+        return Revision(sha, f"--rev {rev}", deploy, pinned=True)
     if trace.release:
         found = _resolve_release(repo, trace.release)
         if found is not None:
-            return Revision(found, f"the trace's release {trace.release}", deploy or _previous_tag_range(repo, found))
+            reason = f"the trace's release {trace.release}"
+            return Revision(found, reason, deploy or _previous_tag_range(repo, found), pinned=True)
     when = trace.first_seen or now
     sha = repo.commit_before(when)
     if sha is None:

@@ -28,8 +28,8 @@ def align_frame(frame: Frame, lines: tuple[str, ...] | None) -> tuple[Frame, str
         if not inside:
             return replace(frame, repo_line=None), f"{where} is past the end of the file at the revision"
         return replace(frame, repo_line=lineno, alignment="unchecked"), None
-    wanted = _squash(frame.context_line)
-    if inside and _squash(lines[lineno - 1]) == wanted:
+    wanted = squash(frame.context_line)
+    if inside and squash(lines[lineno - 1]) == wanted:
         return replace(frame, repo_line=lineno, alignment="exact"), None
     found = _nearest(lines, lineno, wanted, frame)
     if found is not None:
@@ -41,7 +41,7 @@ def align_frame(frame: Frame, lines: tuple[str, ...] | None) -> tuple[Frame, str
 def _by_text_alone(frame: Frame, lines: tuple[str, ...], lineno: int | None) -> tuple[Frame, str | None]:
     """No usable line number (missing, zero, past the end): the source line, if the trace has it, says where."""
     where = f"{frame.repo_path}:{frame.lineno or '?'}"
-    wanted = _squash(frame.context_line or "")
+    wanted = squash(frame.context_line or "")
     if wanted and len(lines) <= _MAX_WHOLE_FILE:
         found = _nearest(lines, min(lineno or 1, len(lines)), wanted, frame, distance=len(lines))
         if found is not None:
@@ -59,7 +59,7 @@ def _nearest(
     matches = [
         number
         for number in range(max(1, lineno - distance), min(len(lines), lineno + distance) + 1)
-        if _squash(lines[number - 1]) == wanted
+        if squash(lines[number - 1]) == wanted
     ]
     if not matches:
         return None
@@ -70,13 +70,13 @@ def _context_score(lines: tuple[str, ...], number: int, frame: Frame) -> int:
     """How many of the trace's surrounding lines match around ``number``."""
     score = 0
     for offset, text in enumerate(reversed(frame.pre_context), 1):
-        if number - offset >= 1 and _squash(lines[number - offset - 1]) == _squash(text):
+        if number - offset >= 1 and squash(lines[number - offset - 1]) == squash(text):
             score += 1
     for offset, text in enumerate(frame.post_context, 1):
-        if number + offset <= len(lines) and _squash(lines[number + offset - 1]) == _squash(text):
+        if number + offset <= len(lines) and squash(lines[number + offset - 1]) == squash(text):
             score += 1
     return score
 
 
-def _squash(text: str) -> str:
+def squash(text: str) -> str:
     return " ".join(text.split())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Self
@@ -20,6 +21,7 @@ from incidentbot.models import Evidence, ExceptionInfo, Frame
 from incidentbot.repo import RepoView
 from incidentbot.settings import PathMapping, Settings
 from linkers.align import align_frame
+from linkers.running_revision import infer_running_revision
 
 # An egg (setuptools' easy_install, common in older traces) is one more folder: site-packages/Foo-1.0-py3.8.egg/foo/.
 _THIRD_PARTY = re.compile(r"(^|/)(site-packages|dist-packages|node_modules)/(?:[^/]+\.egg/)?")
@@ -32,6 +34,7 @@ _VENDORED = ("vendor/", "third_party/", "third-party/", "thirdparty/", "external
 _URL_PREFIX = re.compile(r"^(?:webpack|app|file|https?|rsc|turbopack)://+(?:[^/]*/)?")
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:/")
 _SOURCE_FOLDERS = ("src", "lib", "python", "packages")
+MAX_HISTORY = 2000  # commits searched for where a file that is gone lived
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,51 @@ class PathMapper:
         rev = evidence.revision
         if rev is None:
             return evidence.with_warning("no revision: frames were not mapped to the repository")
+        mapped = self._map_at(evidence, repo, rev)
+        if evidence.revision_pinned:
+            return mapped
+        frames = [f for exc in mapped.trace.exceptions for f in exc.frames]
+        in_app = [f for f in frames if f.in_app and f.repo_path]
+        gone = self._gone(frames, repo, rev, in_app)
+        if not gone and all(f.alignment in ("exact", "unchecked") for f in in_app):
+            return mapped  # the code chosen by time holds every source line the trace has
+        running = infer_running_revision(repo, rev, in_app + gone)
+        if running is None:
+            return mapped
+        reason = (
+            f"the newest commit whose files hold the trace's source lines ({running.matched} of {running.checked} "
+            f"frames), instead of the {evidence.revision_reason or 'revision chosen by time'}"
+        )
+        moved = replace(evidence, revision=running.sha, revision_reason=reason)
+        return self._map_at(moved, repo, running.sha)
+
+    def _gone(self, frames: list[Frame], repo: RepoView, rev: str, in_app: list[Frame]) -> list[Frame]:
+        """Frames of our code whose file is not at ``rev`` (moved or deleted since the code ran), each with the
+        path it had in the history, when one path fits it best. Where other frames did map, only paths under
+        the same deployment root count (a user's own script beside a library's frames is not looked for)."""
+        index = _index(repo, rev)
+        roots = {normalise(f.abs_path or f.filename).removesuffix(str(f.repo_path)) for f in in_app if f.repo_path}
+        wanted = []
+        for frame in frames:
+            path = normalise(frame.abs_path or frame.filename)
+            unreadable = not path or "\0" in path or "\n" in path or self._jvm(frame) or self._foreign(path, index)
+            beside = not roots or any(path.startswith(root) for root in roots)
+            if frame.repo_path is None and frame.context_line and not unreadable and beside:
+                wanted.append((path, frame))
+        if not wanted:
+            return []
+        names = sorted({path.rsplit("/", 1)[-1] for path, _ in wanted})
+        known = repo.paths_named(rev, names, MAX_HISTORY)
+        history = _Index(_by_name(known), frozenset())
+        found = []
+        for path, frame in wanted:
+            installed = _THIRD_PARTY.search(path)
+            candidates = _suffix_candidates(path[installed.end() :] if installed else path, history)
+            if len(candidates) == 1:
+                found.append(replace(frame, repo_path=candidates[0]))
+        return found
+
+    def _map_at(self, evidence: Evidence, repo: RepoView, rev: str) -> Evidence:
         index = _index(repo, rev)
         tracked = repo.tracked_set(rev)
         warnings: list[str] = []
@@ -219,9 +267,6 @@ def _unmapped_in_app(exceptions: list[ExceptionInfo]) -> list[str]:
 def _index(repo: RepoView, rev: str) -> _Index:
     """The index of the files tracked at ``rev``, built once per repository view and revision."""
     files = repo.tracked_files(rev)
-    by_name: dict[str, list[str]] = defaultdict(list)
-    for path in files:
-        by_name[path.rsplit("/", 1)[-1]].append(path)
     top_level: set[str] = set()
     for path in files:
         parts = path.split("/")
@@ -231,4 +276,11 @@ def _index(repo: RepoView, rev: str) -> _Index:
         top_level.add(parts[0])
         if parts[0] in _SOURCE_FOLDERS:
             top_level.add(parts[1].removesuffix(".py"))  # src/shop/… is the package shop, src/shop.py the module
-    return _Index({k: tuple(v) for k, v in by_name.items()}, frozenset(top_level))
+    return _Index(_by_name(files), frozenset(top_level))
+
+
+def _by_name(paths: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    by_name: dict[str, list[str]] = defaultdict(list)
+    for path in paths:
+        by_name[path.rsplit("/", 1)[-1]].append(path)
+    return {name: tuple(found) for name, found in by_name.items()}

@@ -1,0 +1,59 @@
+"""The revision that was running, read from the trace's own source lines when nothing named it.
+
+A pasted trace (the CLI, a GitHub issue) or a Sentry event without a release is triaged at the last commit
+before first-seen, or now. When the code that ran was older, its line numbers point elsewhere in today's files,
+and blame there names whoever changed the failing line since: often the fix. A traceback carries each frame's
+source line, so the running code can be recognised: among the commits that changed the trace's files (reachable
+from the revision chosen by time, newest first, at most ``MAX_COMMITS``), take the one at which the most frames
+have their source line at their reported line number, the newest on a tie, and use it only when it holds more
+of them than the revision chosen by time. The files are read from git's objects, never from the work tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from incidentbot.models import Frame
+from incidentbot.repo import RepoView
+from linkers.align import squash
+
+MAX_COMMITS = 300  # commits tried per trace; each costs one object read per file of the trace
+
+
+@dataclass(frozen=True, slots=True)
+class RunningRevision:
+    sha: str
+    matched: int  # frames whose source line is at their line number there
+    checked: int  # frames with a source line and a line number
+
+
+def infer_running_revision(repo: RepoView, rev: str, frames: Sequence[Frame]) -> RunningRevision | None:
+    """A better revision than ``rev`` for these in-app frames (mapped at ``rev``, or given the path their file
+    had before it was moved or deleted), or None when ``rev`` is as good."""
+    checkable = [f for f in frames if f.repo_path and f.lineno and f.lineno > 0 and (f.context_line or "").strip()]
+    if not checkable:
+        return None
+    paths = sorted({str(f.repo_path) for f in checkable})
+    best = sum(f.alignment == "exact" for f in checkable)  # as path mapping found them at ``rev``
+    if best == len(checkable):
+        return None
+    found: RunningRevision | None = None
+    for sha in repo.commits_changing(rev, paths, MAX_COMMITS):
+        matched = _matches(repo, sha, checkable, paths)
+        if matched > best:
+            best, found = matched, RunningRevision(sha, matched, len(checkable))
+            if matched == len(checkable):
+                break
+    return found
+
+
+def _matches(repo: RepoView, sha: str, frames: list[Frame], paths: list[str]) -> int:
+    files = {path: repo.read_git_blob_lines(sha, path) for path in paths}
+    count = 0
+    for frame in frames:
+        lines = files[str(frame.repo_path)]
+        line = int(frame.lineno or 0)
+        if lines is not None and line <= len(lines) and squash(lines[line - 1]) == squash(frame.context_line or ""):
+            count += 1
+    return count

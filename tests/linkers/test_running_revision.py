@@ -1,0 +1,113 @@
+"""A pasted trace from older code is blamed at the commit whose files hold its source lines, not at HEAD.
+
+Each test pastes a traceback into ``incidentbot triage`` with no --rev and no release, as a user does with a
+trace from a GitHub issue, in a repository whose code has moved on since the crash.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.gitbuilder import ALICE, BOB, CAROL, GitRepoBuilder
+
+PRICING = '''"""Prices."""
+
+
+def apply_discount(total, discount):
+    return total * (1 - discount)
+'''
+BUGGY = PRICING.replace("total * (1 - discount)", "total / discount  # a percentage now")
+CART = """from shop.pricing import apply_discount
+
+
+def checkout(total, discount=0):
+    return apply_discount(total, discount)
+"""
+
+
+def _trace(pricing_path: str = "shop/pricing.py", cart_line: str = "return apply_discount(total, discount)") -> str:
+    return (
+        "Traceback (most recent call last):\n"
+        '  File "/srv/app/shop/cart.py", line 5, in checkout\n'
+        f"    {cart_line}\n"
+        f'  File "/srv/app/{pricing_path}", line 5, in apply_discount\n'
+        "    return total / discount  # a percentage now\n"
+        "ZeroDivisionError: division by zero\n"
+    )
+
+
+def _triage(repo: Path, trace: str, *args: str) -> dict:
+    command = [sys.executable, "-m", "incidentbot", "triage", "-", "--repo", str(repo), "--json", *args]
+    done = subprocess.run(command, input=trace, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _history(git_repo: GitRepoBuilder) -> tuple[str, str, str]:
+    """The bug, then the code moving on: lines inserted above the failing one, and the fix of that line."""
+    git_repo.commit(
+        "Prices and cart",
+        ALICE,
+        "2024-01-10T10:00:00",
+        {"shop/__init__.py": "", "shop/pricing.py": PRICING, "shop/cart.py": CART},
+    )
+    culprit = git_repo.commit("Discounts are percentages", BOB, "2024-02-01T10:00:00", {"shop/pricing.py": BUGGY})
+    running = git_repo.commit("Docs", CAROL, "2024-02-05T10:00:00", {"README.md": "shop\n"})
+    moved = BUGGY.replace('"""Prices."""\n', '"""Prices."""\nimport logging\n\nlog = logging.getLogger(__name__)\n')
+    git_repo.commit("Log prices", CAROL, "2024-03-01T10:00:00", {"shop/pricing.py": moved})
+    fix = git_repo.commit(
+        "Guard zero discounts",
+        ALICE,
+        "2024-03-02T10:00:00",
+        {"shop/pricing.py": moved.replace("total / discount", "total / (discount or 1)")},
+    )
+    return culprit, running, fix
+
+
+def test_the_running_code_is_found_by_its_source_lines(git_repo: GitRepoBuilder) -> None:
+    culprit, _, fix = _history(git_repo)
+    report = _triage(git_repo.root, _trace())
+    assert report["revision"] != fix
+    assert "source lines (2 of 2 frames)" in report["revision_reason"]
+    assert report["suspects"][0]["commit"] == culprit
+    assert report["location"]["line"] == 5
+
+
+def test_a_named_revision_is_never_second_guessed(git_repo: GitRepoBuilder) -> None:
+    _, _, fix = _history(git_repo)
+    report = _triage(git_repo.root, _trace(), "--rev", "HEAD")
+    assert report["revision"] == fix
+    assert report["revision_reason"] == "--rev HEAD"
+
+
+def test_code_that_still_matches_keeps_the_revision_chosen_by_time(git_repo: GitRepoBuilder) -> None:
+    git_repo.commit(
+        "Prices and cart",
+        ALICE,
+        "2024-01-10T10:00:00",
+        {"shop/__init__.py": "", "shop/pricing.py": PRICING, "shop/cart.py": CART},
+    )
+    culprit = git_repo.commit("Discounts are percentages", BOB, "2024-02-01T10:00:00", {"shop/pricing.py": BUGGY})
+    report = _triage(git_repo.root, _trace())
+    assert report["revision"] == culprit
+    assert report["revision_reason"].startswith("last commit on the current branch")
+
+
+def test_a_file_moved_since_is_found_where_it_lived(git_repo: GitRepoBuilder) -> None:
+    culprit, _, _ = _history(git_repo)
+    git_repo.rename("shop/pricing.py", "shop/money/pricing.py")
+    git_repo.commit("Move pricing", CAROL, "2024-04-01T10:00:00", {"shop/money/__init__.py": ""})
+    report = _triage(git_repo.root, _trace())
+    assert report["suspects"][0]["commit"] == culprit
+    assert report["location"]["path"] == "shop/pricing.py"
+
+
+def test_a_locally_edited_frame_leaves_the_others_to_decide(git_repo: GitRepoBuilder) -> None:
+    # The user's cart.py line was edited by hand: no commit holds it. pricing.py still tells the running code.
+    culprit, _, _ = _history(git_repo)
+    report = _triage(git_repo.root, _trace(cart_line="return apply_discount(total, discount)  # debug"))
+    assert "source lines (1 of 2 frames)" in report["revision_reason"]
+    assert report["suspects"][0]["commit"] == culprit
