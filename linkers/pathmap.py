@@ -75,8 +75,8 @@ class PathMapper:
         if running is None:
             return mapped
         reason = (
-            f"the newest commit whose files hold the trace's source lines ({running.matched} of {running.checked} "
-            f"frames), instead of the {evidence.revision_reason or 'revision chosen by time'}"
+            f"the commit whose files hold the trace's source lines ({running.matched} of {running.checked} frames; "
+            f"the earliest of the newest such run), instead of the {evidence.revision_reason or 'revision by time'}"
         )
         moved = replace(evidence, revision=running.sha, revision_reason=reason)
         return self._map_at(moved, repo, running.sha)

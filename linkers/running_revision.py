@@ -4,9 +4,11 @@ A pasted trace (the CLI, a GitHub issue) or a Sentry event without a release is 
 before first-seen, or now. When the code that ran was older, its line numbers point elsewhere in today's files,
 and blame there names whoever changed the failing line since: often the fix. A traceback carries each frame's
 source line, so the running code can be recognised: among the commits that changed the trace's files (reachable
-from the revision chosen by time, newest first, at most ``MAX_COMMITS``), take the one at which the most frames
-have their source line at their reported line number, the newest on a tie, and use it only when it holds more
-of them than the revision chosen by time. The files are read from git's objects, never from the work tree.
+from the revision chosen by time, newest first, at most ``MAX_COMMITS``), find the newest run of consecutive
+commits at which the most frames have their source line at their reported line number, and take the oldest
+commit of that run, when it holds more of them than the revision chosen by time. Every commit of the run blames
+the failing lines alike; the oldest keeps out what later commits changed around them (often the fix), which
+would otherwise be blamed in the window beside them. The files are read from git's objects, never the work tree.
 """
 
 from __future__ import annotations
@@ -39,12 +41,15 @@ def infer_running_revision(repo: RepoView, rev: str, frames: Sequence[Frame]) ->
     if best == len(checkable):
         return None
     found: RunningRevision | None = None
+    in_run = False  # the commits since ``found`` all matched as many frames
     for sha in repo.commits_changing(rev, paths, MAX_COMMITS):
         matched = _matches(repo, sha, checkable, paths)
-        if matched > best:
-            best, found = matched, RunningRevision(sha, matched, len(checkable))
-            if matched == len(checkable):
-                break
+        if matched > best or (matched == best and in_run):
+            best, found, in_run = matched, RunningRevision(sha, matched, len(checkable)), True
+        elif found is not None and found.matched == len(checkable):
+            break  # past the run of commits that hold every line: nothing older can hold more
+        else:
+            in_run = False
     return found
 
 

@@ -71,7 +71,7 @@ def test_the_running_code_is_found_by_its_source_lines(git_repo: GitRepoBuilder)
     culprit, _, fix = _history(git_repo)
     report = _triage(git_repo.root, _trace())
     assert report["revision"] != fix
-    assert "source lines (2 of 2 frames)" in report["revision_reason"]
+    assert "source lines (2 of 2 frames;" in report["revision_reason"]
     assert report["suspects"][0]["commit"] == culprit
     assert report["location"]["line"] == 5
 
@@ -109,5 +109,19 @@ def test_a_locally_edited_frame_leaves_the_others_to_decide(git_repo: GitRepoBui
     # The user's cart.py line was edited by hand: no commit holds it. pricing.py still tells the running code.
     culprit, _, _ = _history(git_repo)
     report = _triage(git_repo.root, _trace(cart_line="return apply_discount(total, discount)  # debug"))
-    assert "source lines (1 of 2 frames)" in report["revision_reason"]
+    assert "source lines (1 of 2 frames;" in report["revision_reason"]
+    assert report["suspects"][0]["commit"] == culprit
+
+
+def test_of_the_commits_that_hold_the_lines_the_earliest_is_blamed(git_repo: GitRepoBuilder) -> None:
+    # After the bug, a commit changed the line beside the failing one; both hold the trace's lines. Blaming at
+    # the later one would put that change in the window beside the failing line.
+    culprit, _, _ = _history(git_repo)
+    git_repo.git("checkout", "-q", "-b", "old", culprit)
+    beside = BUGGY.replace('"""Prices."""', '"""Prices, in percent."""')
+    git_repo.commit("Say percent", CAROL, "2024-02-10T10:00:00", {"shop/pricing.py": beside})
+    fixed = beside.replace("total / discount", "total / (discount or 1)")
+    git_repo.commit("Guard zero discounts", ALICE, "2024-02-11T10:00:00", {"shop/pricing.py": fixed})
+    report = _triage(git_repo.root, _trace())
+    assert report["revision"] == culprit
     assert report["suspects"][0]["commit"] == culprit
