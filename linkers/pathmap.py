@@ -68,10 +68,7 @@ class PathMapper:
             return mapped
         frames = [f for exc in mapped.trace.exceptions for f in exc.frames]
         in_app = [f for f in frames if f.in_app and f.repo_path]
-        gone = self._gone(frames, repo, rev, in_app)
-        if not gone and all(f.alignment in ("exact", "unchecked") for f in in_app):
-            return mapped  # the code chosen by time holds every source line the trace has
-        running = infer_running_revision(repo, rev, in_app + gone)
+        running = infer_running_revision(repo, rev, in_app + self._gone(frames, repo, rev, in_app))
         if running is None:
             return mapped
         reason = (

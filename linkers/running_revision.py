@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from incidentbot.models import Frame
 from incidentbot.repo import RepoView
 from linkers.align import squash
+from linkers.scope import enclosing_scope
 
 MAX_COMMITS = 300  # commits tried per trace; each costs one object read per file of the trace
 
@@ -33,12 +34,14 @@ class RunningRevision:
 def infer_running_revision(repo: RepoView, rev: str, frames: Sequence[Frame]) -> RunningRevision | None:
     """A better revision than ``rev`` for these in-app frames (mapped at ``rev``, or given the path their file
     had before it was moved or deleted), or None when ``rev`` is as good."""
-    checkable = [f for f in frames if f.repo_path and f.lineno and f.lineno > 0 and (f.context_line or "").strip()]
+    checkable = [f for f in frames if f.repo_path and f.lineno and f.lineno > 0 and (_source(f) or _method(f))]
     if not checkable:
         return None
     paths = sorted({str(f.repo_path) for f in checkable})
-    best = sum(f.alignment == "exact" for f in checkable)  # as path mapping found them at ``rev``
-    if best == len(checkable):
+    best = _matches(repo, rev, checkable, paths, current=True)
+    if best == len(checkable) or (not any(_source(f) for f in checkable) and best * 2 >= len(checkable)):
+        # Function names alone (Java) hold over many revisions and scope detection can miss: when they are all
+        # the evidence, the revision chosen by time stands unless it holds fewer than half of the frames.
         return None
     found: RunningRevision | None = None
     in_run = False  # the commits since ``found`` all matched as many frames
@@ -53,12 +56,30 @@ def infer_running_revision(repo: RepoView, rev: str, frames: Sequence[Frame]) ->
     return found
 
 
-def _matches(repo: RepoView, sha: str, frames: list[Frame], paths: list[str]) -> int:
-    files = {path: repo.read_git_blob_lines(sha, path) for path in paths}
-    count = 0
-    for frame in frames:
-        lines = files[str(frame.repo_path)]
-        line = int(frame.lineno or 0)
-        if lines is not None and line <= len(lines) and squash(lines[line - 1]) == squash(frame.context_line or ""):
-            count += 1
-    return count
+def _matches(repo: RepoView, sha: str, frames: list[Frame], paths: list[str], current: bool = False) -> int:
+    read = repo.read_lines if current else (lambda path, rev: repo.read_git_blob_lines(rev, path))
+    files = {path: read(path, sha) for path in paths}
+    return sum(_holds(frame, files[str(frame.repo_path)]) for frame in frames)
+
+
+def _holds(frame: Frame, lines: tuple[str, ...] | None) -> bool:
+    """The file has the frame's source line at its line number; for a trace without source lines (Java), the
+    line is inside a function of the frame's name."""
+    line = int(frame.lineno or 0)
+    if lines is None or not 0 < line <= len(lines):
+        return False
+    source = _source(frame)
+    if source:
+        return squash(lines[line - 1]) == source
+    scope = enclosing_scope(lines, line, str(frame.repo_path))
+    return scope is not None and scope.name.rsplit(".", 1)[-1] == _method(frame)
+
+
+def _source(frame: Frame) -> str:
+    return squash(frame.context_line or "")
+
+
+def _method(frame: Frame) -> str | None:
+    """The frame's function as a source file names it (not a constructor, initialiser or lambda)."""
+    name = (frame.function or "").rsplit(".", 1)[-1]
+    return name if name.isidentifier() and not name.startswith("lambda$") else None

@@ -125,3 +125,64 @@ def test_of_the_commits_that_hold_the_lines_the_earliest_is_blamed(git_repo: Git
     report = _triage(git_repo.root, _trace())
     assert report["revision"] == culprit
     assert report["suspects"][0]["commit"] == culprit
+
+
+CART_JAVA = """package shop;
+
+class Cart {
+    int total(int[] items, int discount) {
+        int sum = 0;
+        for (int item : items) {
+            sum += item;
+        }
+        return sum / discount;
+    }
+}
+"""
+
+
+def test_a_java_trace_is_placed_by_the_functions_its_lines_fall_in(git_repo: GitRepoBuilder) -> None:
+    # A Java trace has no source lines: the running code is the one where line 9 is inside total(), which the
+    # culprit made that long. Since then a method was added above, so at HEAD line 9 falls in that one.
+    first = "package shop;\n\nclass Cart {\n    int total(int[] items) {\n        return items.length;\n    }\n}\n"
+    git_repo.commit("Cart", ALICE, "2024-01-10T10:00:00", {"src/main/java/shop/Cart.java": first})
+    culprit = git_repo.commit("Discounts", BOB, "2024-02-01T10:00:00", {"src/main/java/shop/Cart.java": CART_JAVA})
+    helper = (
+        "    int count(int[] items) {\n        int n = 0;\n        n += items.length;\n        return n;\n    }\n\n"
+    )
+    later = CART_JAVA.replace("class Cart {\n", "class Cart {\n" + helper)
+    git_repo.commit("Count items", CAROL, "2024-03-01T10:00:00", {"src/main/java/shop/Cart.java": later})
+    trace = (
+        "java.lang.ArithmeticException: / by zero\n"
+        "\tat shop.Cart.total(Cart.java:9)\n"
+        "\tat shop.Main.main(Main.java:5)\n"
+    )
+    report = _triage(git_repo.root, trace)
+    assert "source lines (1 of 1 frames;" in report["revision_reason"]
+    assert report["suspects"][0]["commit"] == culprit
+
+
+def test_function_names_alone_move_the_revision_only_when_most_frames_disagree(git_repo: GitRepoBuilder) -> None:
+    # Main.main still holds line 5 at HEAD and Cart.total does not: half the evidence agrees with HEAD, and names
+    # of functions are weak evidence, so HEAD stands.
+    main = (
+        "package shop;\n\nclass Main {\n    public static void main(String[] args) {\n"
+        "        new Cart().total(null, 0);\n    }\n}\n"
+    )
+    git_repo.commit(
+        "Cart",
+        ALICE,
+        "2024-01-10T10:00:00",
+        {"src/main/java/shop/Cart.java": CART_JAVA, "src/main/java/shop/Main.java": main},
+    )
+    helper = "    int count(int[] items) {\n        return items.length;\n    }\n\n"
+    head = git_repo.commit(
+        "Count items",
+        CAROL,
+        "2024-03-01T10:00:00",
+        {"src/main/java/shop/Cart.java": CART_JAVA.replace("class Cart {\n", "class Cart {\n" + helper)},
+    )
+    trace = "java.lang.ArithmeticException: / by zero\n\tat shop.Cart.total(Cart.java:9)\n"
+    report = _triage(git_repo.root, trace + "\tat shop.Main.main(Main.java:5)\n")
+    assert report["revision"] == head
+    assert report["revision_reason"].startswith("last commit on the current branch")
