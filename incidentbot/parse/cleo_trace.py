@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from incidentbot.models import ExceptionInfo, Frame, Trace
-from incidentbot.parse.python import EXCEPTION_LINE, path_line_function
+from incidentbot.models import Frame, Trace
+from incidentbot.parse.python import EXCEPTION_LINE, chain_exceptions, path_line_function
 from incidentbot.settings import Limits
 
 _HANDLING = "The following error occurred when trying to handle this error:"
@@ -127,16 +127,4 @@ def parse(text: str, limits: Limits) -> Trace | None:
     for line in text.splitlines():
         reader.feed(line)
     blocks = [b for b in reader.blocks if b.done]
-    if not blocks:
-        return None
-    exceptions = tuple(
-        ExceptionInfo(
-            type=block.type or "UnknownError",
-            value="\n".join(block.message).strip(),
-            module=block.type.rsplit(".", 1)[0] if block.type and "." in block.type else None,
-            frames=tuple(block.frames[-limits.max_frames :]),
-            relation=block.relation if index < len(blocks) - 1 else None,  # type: ignore[arg-type]
-        )
-        for index, block in enumerate(blocks)
-    )
-    return Trace(exceptions=exceptions, language="python")
+    return Trace(exceptions=chain_exceptions(blocks), language="python") if blocks else None

@@ -9,7 +9,9 @@ expression is anchored and free of nested quantifiers, so hostile input costs li
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from incidentbot.models import ExceptionInfo, Frame, Trace
 from incidentbot.settings import Limits
@@ -62,21 +64,36 @@ def parse(text: str, limits: Limits) -> Trace | None:
     blocks = _members_first([b for b in _read_blocks(lines) if b.frames or b.type])
     if not blocks:
         return None
-    exceptions, warnings = [], []
-    for index, block in enumerate(blocks):
-        relation = block.relation if index < len(blocks) - 1 else None
-        if block.type is None and not block.message:
-            warnings.append("a traceback ended before its exception line (truncated input?)")
-        exceptions.append(
-            ExceptionInfo(
-                type=block.type or "UnknownError",
-                value="\n".join(block.message).strip(),
-                module=block.type.rsplit(".", 1)[0] if block.type and "." in block.type else None,
-                frames=tuple(block.frames),
-                relation=relation,  # type: ignore[arg-type]
-            )
+    truncated = any(block.type is None and not block.message for block in blocks)
+    warnings = ("a traceback ended before its exception line (truncated input?)",) if truncated else ()
+    return Trace(exceptions=chain_exceptions(blocks), language="python", warnings=warnings)
+
+
+class ReadException(Protocol):
+    """What a text parser read of one exception: its frames, outermost first, and the lines after them."""
+
+    @property
+    def frames(self) -> list[Frame]: ...
+    @property
+    def type(self) -> str | None: ...
+    @property
+    def message(self) -> list[str]: ...
+    @property
+    def relation(self) -> str | None: ...
+
+
+def chain_exceptions(blocks: Sequence[ReadException]) -> tuple[ExceptionInfo, ...]:
+    """The exceptions of a chain in the model's shape; the last one raised relates to nothing after it."""
+    return tuple(
+        ExceptionInfo(
+            type=block.type or "UnknownError",
+            value="\n".join(block.message).strip(),
+            module=block.type.rsplit(".", 1)[0] if block.type and "." in block.type else None,
+            frames=tuple(block.frames),
+            relation=block.relation if index < len(blocks) - 1 else None,  # type: ignore[arg-type]
         )
-    return Trace(exceptions=tuple(exceptions), language="python", warnings=tuple(warnings))
+        for index, block in enumerate(blocks)
+    )
 
 
 def _strip_prefixes(lines: list[str]) -> list[str]:

@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from incidentbot.models import ExceptionInfo, Frame, Trace
-from incidentbot.parse.python import CAUSE, CONTEXT, EXCEPTION_LINE, path_line_function
+from incidentbot.models import Frame, Trace
+from incidentbot.parse.python import CAUSE, CONTEXT, EXCEPTION_LINE, chain_exceptions, path_line_function
 from incidentbot.settings import Limits
 
 _HEADER = "Traceback (most recent call last)"
@@ -144,15 +144,5 @@ def parse(text: str, limits: Limits) -> Trace | None:
     blocks = [b for b in reader.blocks if b.frames]
     if not blocks:
         return None
-    exceptions = tuple(
-        ExceptionInfo(
-            type=block.type or "UnknownError",
-            value="\n".join(block.message).strip(),
-            module=block.type.rsplit(".", 1)[0] if block.type and "." in block.type else None,
-            frames=tuple(block.frames[-limits.max_frames :]),
-            relation=block.relation if index < len(blocks) - 1 else None,  # type: ignore[arg-type]
-        )
-        for index, block in enumerate(blocks)
-    )
     warnings = ("a traceback ended before its exception line (truncated input?)",) if not blocks[-1].type else ()
-    return Trace(exceptions=exceptions, language="python", warnings=warnings)
+    return Trace(exceptions=chain_exceptions(blocks), language="python", warnings=warnings)

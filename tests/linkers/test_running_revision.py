@@ -46,58 +46,48 @@ def _triage(repo: Path, trace: str, *args: str) -> dict:
     return json.loads(done.stdout)
 
 
-def _history(git_repo: GitRepoBuilder) -> tuple[str, str, str]:
+def _bug(git_repo: GitRepoBuilder) -> str:
+    """The shop, then the commit that made discounts divide: the culprit."""
+    files = {"shop/__init__.py": "", "shop/pricing.py": PRICING, "shop/cart.py": CART}
+    git_repo.commit("Prices and cart", ALICE, "2024-01-10T10:00:00", files)
+    return git_repo.commit("Discounts are percentages", BOB, "2024-02-01T10:00:00", {"shop/pricing.py": BUGGY})
+
+
+def _history(git_repo: GitRepoBuilder) -> tuple[str, str]:
     """The bug, then the code moving on: lines inserted above the failing one, and the fix of that line."""
-    git_repo.commit(
-        "Prices and cart",
-        ALICE,
-        "2024-01-10T10:00:00",
-        {"shop/__init__.py": "", "shop/pricing.py": PRICING, "shop/cart.py": CART},
-    )
-    culprit = git_repo.commit("Discounts are percentages", BOB, "2024-02-01T10:00:00", {"shop/pricing.py": BUGGY})
-    running = git_repo.commit("Docs", CAROL, "2024-02-05T10:00:00", {"README.md": "shop\n"})
+    culprit = _bug(git_repo)
+    git_repo.commit("Docs", CAROL, "2024-02-05T10:00:00", {"README.md": "shop\n"})
     moved = BUGGY.replace('"""Prices."""\n', '"""Prices."""\nimport logging\n\nlog = logging.getLogger(__name__)\n')
     git_repo.commit("Log prices", CAROL, "2024-03-01T10:00:00", {"shop/pricing.py": moved})
-    fix = git_repo.commit(
-        "Guard zero discounts",
-        ALICE,
-        "2024-03-02T10:00:00",
-        {"shop/pricing.py": moved.replace("total / discount", "total / (discount or 1)")},
-    )
-    return culprit, running, fix
+    fixed = moved.replace("total / discount", "total / (discount or 1)")
+    return culprit, git_repo.commit("Guard zero discounts", ALICE, "2024-03-02T10:00:00", {"shop/pricing.py": fixed})
 
 
 def test_the_running_code_is_found_by_its_source_lines(git_repo: GitRepoBuilder) -> None:
-    culprit, _, fix = _history(git_repo)
+    culprit, _ = _history(git_repo)
     report = _triage(git_repo.root, _trace())
-    assert report["revision"] != fix
+    assert report["revision"] == culprit  # the docs commit after it changed none of the trace's files
     assert "source lines (2 of 2 frames;" in report["revision_reason"]
     assert report["suspects"][0]["commit"] == culprit
     assert report["location"]["line"] == 5
 
 
 def test_a_named_revision_is_never_second_guessed(git_repo: GitRepoBuilder) -> None:
-    _, _, fix = _history(git_repo)
+    _, fix = _history(git_repo)
     report = _triage(git_repo.root, _trace(), "--rev", "HEAD")
     assert report["revision"] == fix
     assert report["revision_reason"] == "--rev HEAD"
 
 
 def test_code_that_still_matches_keeps_the_revision_chosen_by_time(git_repo: GitRepoBuilder) -> None:
-    git_repo.commit(
-        "Prices and cart",
-        ALICE,
-        "2024-01-10T10:00:00",
-        {"shop/__init__.py": "", "shop/pricing.py": PRICING, "shop/cart.py": CART},
-    )
-    culprit = git_repo.commit("Discounts are percentages", BOB, "2024-02-01T10:00:00", {"shop/pricing.py": BUGGY})
+    culprit = _bug(git_repo)
     report = _triage(git_repo.root, _trace())
     assert report["revision"] == culprit
     assert report["revision_reason"].startswith("last commit on the current branch")
 
 
 def test_a_file_moved_since_is_found_where_it_lived(git_repo: GitRepoBuilder) -> None:
-    culprit, _, _ = _history(git_repo)
+    culprit, _ = _history(git_repo)
     git_repo.rename("shop/pricing.py", "shop/money/pricing.py")
     git_repo.commit("Move pricing", CAROL, "2024-04-01T10:00:00", {"shop/money/__init__.py": ""})
     report = _triage(git_repo.root, _trace())
@@ -107,7 +97,7 @@ def test_a_file_moved_since_is_found_where_it_lived(git_repo: GitRepoBuilder) ->
 
 def test_a_locally_edited_frame_leaves_the_others_to_decide(git_repo: GitRepoBuilder) -> None:
     # The user's cart.py line was edited by hand: no commit holds it. pricing.py still tells the running code.
-    culprit, _, _ = _history(git_repo)
+    culprit, _ = _history(git_repo)
     report = _triage(git_repo.root, _trace(cart_line="return apply_discount(total, discount)  # debug"))
     assert "source lines (1 of 2 frames;" in report["revision_reason"]
     assert report["suspects"][0]["commit"] == culprit
@@ -116,7 +106,7 @@ def test_a_locally_edited_frame_leaves_the_others_to_decide(git_repo: GitRepoBui
 def test_of_the_commits_that_hold_the_lines_the_earliest_is_blamed(git_repo: GitRepoBuilder) -> None:
     # After the bug, a commit changed the line beside the failing one; both hold the trace's lines. Blaming at
     # the later one would put that change in the window beside the failing line.
-    culprit, _, _ = _history(git_repo)
+    culprit, _ = _history(git_repo)
     git_repo.git("checkout", "-q", "-b", "old", culprit)
     beside = BUGGY.replace('"""Prices."""', '"""Prices, in percent."""')
     git_repo.commit("Say percent", CAROL, "2024-02-10T10:00:00", {"shop/pricing.py": beside})
