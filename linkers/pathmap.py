@@ -68,8 +68,7 @@ class PathMapper:
             return mapped
         frames = [f for exc in mapped.trace.exceptions for f in exc.frames]
         in_app = [f for f in frames if f.in_app and f.repo_path]
-        candidates = in_app + self._gone(frames, repo, rev, in_app)
-        running = infer_running_revision(repo, rev, candidates, first_seen_known=evidence.trace.first_seen is not None)
+        running = infer_running_revision(repo, rev, in_app + self._gone(frames, repo, rev, in_app))
         if running is None:
             return mapped
         reason = (

@@ -6,10 +6,9 @@ and blame there names whoever changed the failing line since: often the fix. A t
 source line, so the running code can be recognised: among the commits that changed the trace's files (reachable
 from the revision chosen by time, newest first, at most ``MAX_COMMITS``), find the newest run of consecutive
 commits at which the most frames have their source line at their reported line number, and take the oldest
-commit of that run, when it holds more of them than the revision chosen by time (with no first-seen, also when
-it holds as many: "now" says nothing of when the code ran). Every commit of the run blames the failing lines
-alike; the oldest keeps out what later commits changed around them (often the fix), which would otherwise be
-blamed in the window beside them. The files are read from git's objects, never the work tree.
+commit of that run, when it holds more of them than the revision chosen by time. Every commit of the run blames
+the failing lines alike; the oldest keeps out what later commits changed around them (often the fix), which
+would otherwise be blamed in the window beside them. The files are read from git's objects, never the work tree.
 """
 
 from __future__ import annotations
@@ -32,35 +31,25 @@ class RunningRevision:
     checked: int  # frames with a source line and a line number
 
 
-def infer_running_revision(
-    repo: RepoView, rev: str, frames: Sequence[Frame], *, first_seen_known: bool = True
-) -> RunningRevision | None:
+def infer_running_revision(repo: RepoView, rev: str, frames: Sequence[Frame]) -> RunningRevision | None:
     """A better revision than ``rev`` for these in-app frames (mapped at ``rev``, or given the path their file
-    had before it was moved or deleted), or None when ``rev`` is as good.
-
-    ``first_seen_known``: ``rev`` is the last commit before the error was first seen, so when it holds every
-    frame it stands. Without a first-seen (a pasted trace, ``rev`` chosen by "now"), it says nothing of when the
-    code ran, and the run of commits that hold the frames as well as it does extends back from it."""
+    had before it was moved or deleted), or None when ``rev`` is as good."""
     checkable = [f for f in frames if f.repo_path and f.lineno and f.lineno > 0 and (_source(f) or _method(f))]
     if not checkable:
         return None
     paths = sorted({str(f.repo_path) for f in checkable})
     best = _matches(repo, rev, checkable, paths, current=True)
-    if (best == len(checkable) and first_seen_known) or (
-        not any(_source(f) for f in checkable) and best * 2 >= len(checkable)
-    ):
+    if best == len(checkable) or (not any(_source(f) for f in checkable) and best * 2 >= len(checkable)):
         # Function names alone (Java) hold over many revisions and scope detection can miss: when they are all
         # the evidence, the revision chosen by time stands unless it holds fewer than half of the frames.
         return None
     found: RunningRevision | None = None
-    in_run = not first_seen_known  # the commits since ``found`` (or ``rev``) all matched as many frames
+    in_run = False  # the commits since ``found`` all matched as many frames
     for sha in repo.commits_changing(rev, paths, MAX_COMMITS):
-        if sha == rev:
-            continue  # read above
         matched = _matches(repo, sha, checkable, paths)
         if matched > best or (matched == best and in_run):
             best, found, in_run = matched, RunningRevision(sha, matched, len(checkable)), True
-        elif best == len(checkable):
+        elif found is not None and found.matched == len(checkable):
             break  # past the run of commits that hold every line: nothing older can hold more
         else:
             in_run = False

@@ -176,17 +176,3 @@ def test_function_names_alone_move_the_revision_only_when_most_frames_disagree(g
     report = _triage(git_repo.root, trace + "\tat shop.Main.main(Main.java:5)\n")
     assert report["revision"] == head
     assert report["revision_reason"].startswith("last commit on the current branch")
-
-
-def test_without_a_first_seen_the_run_that_holds_the_lines_extends_back_from_head(git_repo: GitRepoBuilder) -> None:
-    # HEAD holds every line of the pasted trace, and so does the culprit before it. With no first-seen, "now"
-    # says nothing of when the code ran: the earliest commit of that run is blamed. With a first-seen, the last
-    # commit before it stands.
-    culprit = _bug(git_repo)
-    beside = BUGGY.replace('"""Prices."""', '"""Prices, in percent."""')
-    head = git_repo.commit("Say percent", CAROL, "2024-02-10T10:00:00", {"shop/pricing.py": beside})
-    pasted = _triage(git_repo.root, _trace())
-    assert pasted["revision"] == culprit
-    assert "source lines (2 of 2 frames;" in pasted["revision_reason"]
-    seen = _triage(git_repo.root, _trace(), "--first-seen", "2024-03-01T00:00:00Z")
-    assert seen["revision"] == head
