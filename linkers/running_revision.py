@@ -9,6 +9,10 @@ commits at which the most frames have their source line at their reported line n
 commit of that run, when it holds more of them than the revision chosen by time. Every commit of the run blames
 the failing lines alike; the oldest keeps out what later commits changed around them (often the fix), which
 would otherwise be blamed in the window beside them. The files are read from git's objects, never the work tree.
+
+A frame without a source line (Java, Go, JavaScript) holds where its line falls inside a function of its name
+(``linkers.scope``): weaker evidence, so a trace with nothing better moves only when the revision chosen by time
+holds fewer than half of its frames.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ MAX_COMMITS = 300  # commits tried per trace; each costs one object read per fil
 class RunningRevision:
     sha: str
     matched: int  # frames whose source line is at their line number there
-    checked: int  # frames with a source line and a line number
+    checked: int  # frames with a line number and a source line or a function name to check it by
 
 
 def infer_running_revision(repo: RepoView, rev: str, frames: Sequence[Frame]) -> RunningRevision | None:
