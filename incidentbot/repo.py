@@ -335,15 +335,19 @@ class RepoView:
             return []
         return out.split()
 
-    def paths_named(self, rev: str, names: list[str], limit: int) -> frozenset[str]:
-        """Paths with one of these file names that commits reachable from ``rev`` changed (the newest ``limit``
-        such commits): where a file lived before it was moved or deleted."""
+    def paths_named(self, rev: str, names: list[str], walk: int) -> frozenset[str]:
+        """Paths with one of these file names that the newest ``walk`` or so commits reachable from ``rev``
+        changed: where a file lived before it was moved or deleted.
+
+        A glob pathspec cannot use the commit-graph's path filters, so without ``walk`` a name that never existed
+        would cost a walk of the whole history (5 s on ansible's 49,000 commits; 1 s for 2,000)."""
         if not names:
             return frozenset()
         globs = [f":(glob)**/{_glob_escape(name)}" for name in names]
-        options = ("--format=", "--name-only", "--no-renames", f"--max-count={limit}")
         try:
-            out = str(self.git.log(*options, rev, "--", *globs))
+            bound = str(self.git.rev_list("--max-count=1", f"--skip={walk}", rev, "--")).strip()
+            since = f"{bound}..{rev}" if bound else rev
+            out = str(self.git.log("--format=", "--name-only", "--no-renames", since, "--", *globs))
         except git.GitCommandError:
             return frozenset()
         wanted = set(names)

@@ -34,7 +34,7 @@ _VENDORED = ("vendor/", "third_party/", "third-party/", "thirdparty/", "external
 _URL_PREFIX = re.compile(r"^(?:webpack|app|file|https?|rsc|turbopack)://+(?:[^/]*/)?")
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:/")
 _SOURCE_FOLDERS = ("src", "lib", "python", "packages")
-MAX_HISTORY = 2000  # commits searched for where a file that is gone lived
+MAX_HISTORY = 2000  # the newest commits searched for where a file that is gone lived
 
 
 @dataclass(frozen=True, slots=True)
