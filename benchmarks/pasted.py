@@ -43,14 +43,16 @@ def latest_clone(repo: str, local: Path) -> Path:
     return target
 
 
-def answer(case: dict[str, Any], clone: Path, rev: str | None) -> dict[str, Any]:
+def suspects(case: dict[str, Any], clone: Path, rev: str | None) -> list[str]:
+    """The suspects' commits, best first; a failure is a miss, never the end of the run."""
     open_repo.cache_clear()
     settings = Settings(repo=clone, rev=rev)
     try:
         evidence = link(parse_trace(case["trace"], settings.limits), settings, now=datetime.now(tz=UTC))
-    except Exception as exc:  # a failure is a miss, never the end of the run
-        return {"error": f"{type(exc).__name__}: {exc}", "suspects": []}
-    return {"suspects": [s.sha for s in evidence.suspects], "revision": evidence.revision}
+    except Exception as exc:
+        log.warning("%s: %s: %s", case["id"], type(exc).__name__, exc)
+        return []
+    return [s.sha for s in evidence.suspects]
 
 
 def main() -> None:
@@ -64,11 +66,10 @@ def main() -> None:
     hits: dict[tuple[str, str], list[tuple[bool, bool]]] = defaultdict(list)
     for case in cases:
         clone = latest_clone(case["repo"], local)
-        head = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True)
         culprits = set(case["bic"])
-        for mode, rev in zip(MODES, (case["head"], head.stdout.strip(), None), strict=True):
-            suspects = answer(case, clone, rev)["suspects"]
-            top1, top3 = bool(suspects) and suspects[0] in culprits, bool(culprits & set(suspects[:3]))
+        for mode, rev in zip(MODES, (case["head"], open_repo(clone.resolve()).head(), None), strict=True):
+            found = suspects(case, clone, rev)
+            top1, top3 = bool(found) and found[0] in culprits, bool(culprits & set(found[:3]))
             for group in (case["language"], "all"):
                 hits[(group, mode)].append((top1, top3))
         log.info("%s done", case["id"])

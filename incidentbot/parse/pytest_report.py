@@ -25,8 +25,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from incidentbot.models import ExceptionInfo, Frame, Trace
-from incidentbot.parse.python import CAUSE, CONTEXT, EXCEPTION_LINE
+from incidentbot.models import Frame, Trace
+from incidentbot.parse.python import CAUSE, CONTEXT, EXCEPTION_LINE, chain_exceptions
 from incidentbot.settings import Limits
 
 # ``path:LINE: in function`` (short) or ``path:LINE: [Type[: message]]`` (long, and ``--tb=line``).
@@ -55,6 +55,19 @@ class _Chunk:
     located_type: str | None = None  # the type a long entry's location line names (``mod.py:13: KeyError``)
     relation: str | None = None
 
+    @property
+    def type(self) -> str | None:
+        """The first ``E`` line's ``Type: message``, else the location line's type (a bare ``assert``)."""
+        first = EXCEPTION_LINE.match(self.errors[0]) if self.errors else None
+        return first["type"] if first and first["msg"] is not None else self.located_type
+
+    @property
+    def message(self) -> list[str]:
+        first = EXCEPTION_LINE.match(self.errors[0]) if self.errors else None
+        if first and first["msg"] is not None:
+            return [first["msg"].strip(), *self.errors[1:]]
+        return self.errors
+
 
 def parse(text: str, limits: Limits) -> Trace | None:
     failures = _failures(text.splitlines())
@@ -63,9 +76,8 @@ def parse(text: str, limits: Limits) -> Trace | None:
     chunks = [c for c in _read_chunks(failures[0]) if c.frames]
     if not chunks:
         return None
-    exceptions = tuple(_exception(chunk, limits, last=i == len(chunks) - 1) for i, chunk in enumerate(chunks))
     warnings = (f"{len(failures)} failing tests in the input: read the first",) if len(failures) > 1 else ()
-    return Trace(exceptions=exceptions, language="python", warnings=warnings)
+    return Trace(exceptions=chain_exceptions(chunks), language="python", warnings=warnings)
 
 
 def _failures(lines: list[str]) -> list[list[str]]:
@@ -151,20 +163,3 @@ def _long_entry(body: list[str]) -> tuple[str | None, str | None]:
                 return found["name"], source
             indent = depth  # an enclosing block (if/for/class): the def must sit further out
     return None, source
-
-
-def _exception(chunk: _Chunk, limits: Limits, last: bool) -> ExceptionInfo:
-    kind, message = chunk.located_type, "\n".join(chunk.errors).strip()
-    if chunk.errors:
-        first = EXCEPTION_LINE.match(chunk.errors[0])
-        if first and first["msg"] is not None:
-            kind = first["type"]
-            message = "\n".join([first["msg"].strip(), *chunk.errors[1:]]).strip()
-    kind = kind or "UnknownError"
-    return ExceptionInfo(
-        type=kind,
-        value=message,
-        module=kind.rsplit(".", 1)[0] if "." in kind else None,
-        frames=tuple(chunk.frames[-limits.max_frames :]),
-        relation=None if last else chunk.relation,  # type: ignore[arg-type]
-    )
