@@ -18,8 +18,11 @@ from incidentbot.settings import Limits
 
 HEADER = "Traceback (most recent call last):"
 _GROUP_HEADER = "Exception Group Traceback (most recent call last):"
-# loguru marks the frame that caught the exception with ``> File "…"``.
-_FRAME = re.compile(r'^\s*(?:> )?File "(?P<path>[^"]*)", line (?P<line>-?\d+)(?:, in (?P<func>.+))?\s*$')
+# loguru marks the frame that caught the exception with ``> File "…"``; Sentry's raw view names a frame that has
+# no file name by its module (``Module "shop.pricing", line 17, in apply``).
+_FRAME = re.compile(
+    r'^\s*(?:> )?(?P<kind>File|Module) "(?P<path>[^"]*)", line (?P<line>-?\d+)(?:, in (?P<func>.+))?\s*$'
+)
 _CARET = re.compile(r"^\s*[\^~\s]+$")
 #: ``Type: message`` (the type a Python name, in any script); IPython's parser reads it too.
 EXCEPTION_LINE = re.compile(r"^(?P<type>[^\W\d][\w.]*)(?::(?P<msg>.*))?$")
@@ -252,7 +255,8 @@ def _is_rule(stripped: str) -> bool:
 def _frame(match: re.Match[str]) -> Frame:
     function = match["func"].strip() if match["func"] else None
     line = int(match.groupdict().get("line") or 0)  # None for old Django: its source line gives it
-    return Frame(filename=match["path"], function=function, lineno=line if line > 0 else None)
+    module = match["path"] if match.groupdict().get("kind") == "Module" else None
+    return Frame(filename=match["path"], module=module, function=function, lineno=line if line > 0 else None)
 
 
 def _with_source(frame: Frame, source: str) -> Frame:

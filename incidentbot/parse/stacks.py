@@ -32,11 +32,15 @@ _GO_PANIC = re.compile(r"^(?:panic|fatal error): (?P<msg>.*)$")
 _GO_GOROUTINE = re.compile(r"^goroutine \d+ \[[^\]]*\]:\s*$")
 _GO_FUNC = re.compile(r"^(?P<func>[\w./*()\-\[\]{}]+)\(.*\)\s*$")
 _GO_LOC = re.compile(r"^\s+(?P<path>\S+?):(?P<line>\d+)(?: \+0x[0-9a-f]+)?\s*$")
+# Sentry's raw view of a Go event: ``Type: value`` over the frames, innermost first, with no goroutine header.
+_GO_SUMMARY = re.compile(r"^(?P<type>[\w.*\[\]]+): (?P<msg>.*)$")
 # ---- Ruby --------------------------------------------------------------------------------------------------
 _RUBY_FIRST = re.compile(
     r"^(?P<path>[^:\s][^:]*):(?P<line>\d+):in [`'](?P<func>[^']*)': (?P<msg>.*) \((?P<type>[\w:]+)\)\s*$"
 )
 _RUBY_FROM = re.compile(r"^\s+from (?P<path>[^:]+):(?P<line>\d+):in [`'](?P<func>[^']*)'\s*$")
+# Sentry's raw view of a Ruby event: ``Type: value`` over ``from`` lines, innermost first.
+_RUBY_SUMMARY = re.compile(r"^(?P<type>[A-Z]\w*(?:::[A-Z]\w*)*): (?P<msg>.*)$")
 
 
 def parse_javascript(text: str, limits: Limits) -> Trace | None:
@@ -52,7 +56,7 @@ def parse_javascript(text: str, limits: Limits) -> Trace | None:
             current, frames = (error["type"], (error["msg"] or "").strip()), []
         elif frame and "://" not in (frame["func"] or "") and (current is not None or frame.re is _V8_FRAME):
             func = (frame["func"] or "").strip() or None
-            func = None if func in ("<anonymous>", "") else func
+            func = None if func in ("<anonymous>", "?", "") else func  # Sentry's raw view writes "?"
             frames.append(
                 Frame(filename=frame["loc"], function=func, lineno=int(frame["line"]), colno=_opt(frame["col"]))
             )
@@ -95,16 +99,22 @@ def _java_frame(match: re.Match[str]) -> Frame:
 
 
 def parse_go(text: str, limits: Limits) -> Trace | None:
-    message, frames, goroutines, pending = None, [], 0, None
-    for line in text.splitlines():
-        panic = _GO_PANIC.match(line)
-        if panic and message is None:
-            message = panic["msg"]
+    lines = text.splitlines()
+    raw_view = not any(_GO_GOROUTINE.match(line) for line in lines)
+    head: tuple[str, str] | None = None
+    frames: list[Frame] = []
+    goroutines, pending = 0, None
+    for line in lines:
+        if head is None and not frames and (panic := _GO_PANIC.match(line)):
+            head = ("panic", panic["msg"])
+            continue
+        if raw_view and head is None and not frames and (summary := _GO_SUMMARY.match(line)):
+            head = (summary["type"], summary["msg"])
             continue
         if _GO_GOROUTINE.match(line):
             goroutines += 1
             continue
-        if goroutines != 1:
+        if goroutines != 1 and not raw_view:
             continue  # the first goroutine is the one that panicked
         loc = _GO_LOC.match(line)
         if loc and pending is not None:
@@ -114,25 +124,25 @@ def parse_go(text: str, limits: Limits) -> Trace | None:
         func = _GO_FUNC.match(line)
         if func:
             pending = func["func"]
-    if message is None or not frames:
+    if head is None or not frames:
         return None
     warnings = (f"{goroutines - 1} other goroutine(s) were ignored",) if goroutines > 1 else ()
-    trace = _trace([_exc(("panic", message), frames)], "go", limits)
+    trace = _trace([_exc(head, frames)], "go", limits)
     return _add_warnings(trace, warnings)
 
 
 def parse_ruby(text: str, limits: Limits) -> Trace | None:
-    head, frames = None, []
+    head: tuple[str, str] | None = None
+    frames: list[Frame] = []
     for line in text.splitlines():
-        first = _RUBY_FIRST.match(line)
-        if first and head is None:
+        if not frames and (first := _RUBY_FIRST.match(line)):
             head = (first["type"], first["msg"])
             frames.append(Frame(filename=first["path"], function=first["func"], lineno=int(first["line"])))
-            continue
-        follow = _RUBY_FROM.match(line)
-        if follow and head is not None:
+        elif not frames and (summary := _RUBY_SUMMARY.match(line)):
+            head = (summary["type"], summary["msg"])
+        elif head is not None and (follow := _RUBY_FROM.match(line)):
             frames.append(Frame(filename=follow["path"], function=follow["func"], lineno=int(follow["line"])))
-    if head is None:
+    if head is None or not frames:
         return None
     return _trace([_exc(head, frames)], "ruby", limits)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from incidentbot.models import Evidence, ExceptionInfo, Frame, Trace
+from incidentbot.parse import parse_trace
 from incidentbot.repo import RepoView
 from incidentbot.settings import PathMapping
 from linkers.pathmap import PathMapper, normalise
@@ -79,6 +80,13 @@ def test_module_fallback(repo: tuple[RepoView, str]) -> None:
     assert frame.repo_path == "src/shop/cart.py"
     java = _map(repo, Frame("Cart.java", "run", module="com.shop.Cart", lineno=1)).trace.frames[0]
     assert java.repo_path == "app/src/main/java/com/shop/Cart.java"
+
+
+def test_a_frame_sentrys_raw_view_names_by_module_maps_to_its_file(repo: tuple[RepoView, str]) -> None:
+    raw_view = 'Traceback (most recent call last):\n  Module "shop.cart", line 2, in total\nTypeError: bad operand\n'
+    frames = parse_trace(raw_view).exceptions[0].frames
+    frame = _map(repo, *frames).trace.frames[0]
+    assert (frame.repo_path, frame.function, frame.in_app) == ("src/shop/cart.py", "total", True)
 
 
 @pytest.mark.parametrize(

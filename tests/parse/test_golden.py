@@ -3,7 +3,9 @@
 The Python, loguru (0.8), pytest (9.2), rich (15), cleo (2.1), Django 5.2 (its ExceptionReporter's text), Node
 and Java samples were produced by running real programs (the IPython 8 one by IPython 9.18, paths moved to
 /srv/app); Go, Ruby, IPython 7 and Django 2.2 are transcribed; the Sentry SDK event was captured from the real
-sentry-sdk by examples/capture_event.py.
+sentry-sdk by examples/capture_event.py. The ``sentry_raw_*`` samples are written by the rules of Sentry's "Raw"
+stack trace view (its frontend's rawContent: Python oldest call first with ``Module "…"`` for a frame without a
+file, other platforms the exception line first and the innermost frame next).
 """
 
 from __future__ import annotations
