@@ -252,8 +252,21 @@ class RepoView:
         trace: it skips the tracked-file check so that reading another commit's file does not list that
         commit's whole tree. It reads git's objects only, never the work tree.
         """
+        return self.read_blob_lines(f"{rev}:{path}")
+
+    def blob_id(self, rev: str, path: str) -> str | None:
+        """The id of the blob ``path`` has at ``rev`` (git's persistent ``cat-file --batch-check``), or None when
+        the path is no file there. Same rule as ``read_git_blob_lines`` for where ``path`` may come from."""
         try:
-            _, kind, _, data = self.git.get_object_data(f"{rev}:{path}")
+            sha, kind, _ = self.git.get_object_header(f"{rev}:{path}")
+        except (git.GitCommandError, ValueError):
+            return None
+        return (sha.decode() if isinstance(sha, bytes) else str(sha)) if kind in (b"blob", "blob") else None
+
+    def read_blob_lines(self, name: str) -> tuple[str, ...] | None:
+        """Lines of the blob git names ``name`` (an id, or ``rev:path``), from git's objects."""
+        try:
+            _, kind, _, data = self.git.get_object_data(name)
         except (git.GitCommandError, ValueError):
             return None
         if kind not in (b"blob", "blob"):

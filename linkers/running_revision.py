@@ -42,15 +42,17 @@ def infer_running_revision(repo: RepoView, rev: str, frames: Sequence[Frame]) ->
     if not checkable:
         return None
     paths = sorted({str(f.repo_path) for f in checkable})
-    best = _matches(repo, rev, checkable, paths, current=True)
+    current = {path: repo.read_lines(path, rev) for path in paths}
+    best = sum(_holds(frame, current[str(frame.repo_path)]) for frame in checkable)
     if best == len(checkable) or (not any(_source(f) for f in checkable) and best * 2 >= len(checkable)):
         # Function names alone (Java) hold over many revisions and scope detection can miss: when they are all
         # the evidence, the revision chosen by time stands unless it holds fewer than half of the frames.
         return None
     found: RunningRevision | None = None
     in_run = False  # the commits since ``found`` all matched as many frames
+    holds = _HoldsByBlob(repo, checkable)
     for sha in repo.commits_changing(rev, paths, MAX_COMMITS):
-        matched = _matches(repo, sha, checkable, paths)
+        matched = holds.count(sha, paths)
         if matched > best or (matched == best and in_run):
             best, found, in_run = matched, RunningRevision(sha, matched, len(checkable)), True
         elif found is not None and found.matched == len(checkable):
@@ -60,10 +62,26 @@ def infer_running_revision(repo: RepoView, rev: str, frames: Sequence[Frame]) ->
     return found
 
 
-def _matches(repo: RepoView, sha: str, frames: list[Frame], paths: list[str], current: bool = False) -> int:
-    read = repo.read_lines if current else (lambda path, rev: repo.read_git_blob_lines(rev, path))
-    files = {path: read(path, sha) for path in paths}
-    return sum(_holds(frame, files[str(frame.repo_path)]) for frame in frames)
+class _HoldsByBlob:
+    """How many frames hold at a commit, each version of a file read and checked once: a commit of the walk
+    changes one or two of the trace's files, and the others are the same blobs as at the commit before."""
+
+    def __init__(self, repo: RepoView, frames: list[Frame]) -> None:
+        self.repo = repo
+        self.frames_by_path: dict[str, list[Frame]] = {}
+        for frame in frames:
+            self.frames_by_path.setdefault(str(frame.repo_path), []).append(frame)
+        self.held: dict[tuple[str, str | None], int] = {}  # (path, blob id) -> frames of that path holding
+
+    def count(self, sha: str, paths: list[str]) -> int:
+        total = 0
+        for path in paths:
+            blob = self.repo.blob_id(sha, path)
+            if (path, blob) not in self.held:
+                lines = self.repo.read_blob_lines(blob) if blob else None
+                self.held[(path, blob)] = sum(_holds(frame, lines) for frame in self.frames_by_path[path])
+            total += self.held[(path, blob)]
+        return total
 
 
 def _holds(frame: Frame, lines: tuple[str, ...] | None) -> bool:
