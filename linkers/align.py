@@ -7,12 +7,14 @@ nearest line with the same text (disambiguated by the surrounding context when g
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from incidentbot.models import Frame
 
 _MAX_DISTANCE = 500  # lines searched above and below the reported line
 _MAX_WHOLE_FILE = 50_000  # lines: a frame without a usable line number is looked for by its text up to this
+_REDACTED = re.compile(r"\[REDACTED:[^\]]*\]")  # what incidentbot.scrub puts where it removed a secret
 
 
 def align_frame(frame: Frame, lines: tuple[str, ...] | None) -> tuple[Frame, str | None]:
@@ -29,7 +31,7 @@ def align_frame(frame: Frame, lines: tuple[str, ...] | None) -> tuple[Frame, str
             return replace(frame, repo_line=None), f"{where} is past the end of the file at the revision"
         return replace(frame, repo_line=lineno, alignment="unchecked"), None
     wanted = squash(frame.context_line)
-    if inside and squash(lines[lineno - 1]) == wanted:
+    if inside and same_source(lines[lineno - 1], wanted):
         return replace(frame, repo_line=lineno, alignment="exact"), None
     found = _nearest(lines, lineno, wanted, frame)
     if found is not None:
@@ -59,7 +61,7 @@ def _nearest(
     matches = [
         number
         for number in range(max(1, lineno - distance), min(len(lines), lineno + distance) + 1)
-        if squash(lines[number - 1]) == wanted
+        if same_source(lines[number - 1], wanted)
     ]
     if not matches:
         return None
@@ -70,13 +72,32 @@ def _context_score(lines: tuple[str, ...], number: int, frame: Frame) -> int:
     """How many of the trace's surrounding lines match around ``number``."""
     score = 0
     for offset, text in enumerate(reversed(frame.pre_context), 1):
-        if number - offset >= 1 and squash(lines[number - offset - 1]) == squash(text):
+        if number - offset >= 1 and same_source(lines[number - offset - 1], squash(text)):
             score += 1
     for offset, text in enumerate(frame.post_context, 1):
-        if number + offset <= len(lines) and squash(lines[number + offset - 1]) == squash(text):
+        if number + offset <= len(lines) and same_source(lines[number + offset - 1], squash(text)):
             score += 1
     return score
 
 
 def squash(text: str) -> str:
     return " ".join(text.split())
+
+
+def same_source(line: str, wanted: str) -> bool:
+    """A file's line is the trace's source line ``wanted`` (already squashed), whitespace aside. What the scrubber
+    replaced in the trace (``[REDACTED:email]``) stands for any text, so a line that held a secret is still
+    recognised."""
+    text = squash(line)
+    if text == wanted or "[REDACTED:" not in wanted:
+        return text == wanted
+    first, *middle, last = _REDACTED.split(wanted)
+    if len(text) < len(first) + len(last) or not (text.startswith(first) and text.endswith(last)):
+        return False
+    at, end = len(first), len(text) - len(last)
+    for piece in middle:
+        found = text.find(piece, at, end)
+        if found < 0:
+            return False
+        at = found + len(piece)
+    return True

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from incidentbot.models import Frame
 from incidentbot.repo import RepoView
-from linkers.align import squash
+from linkers.align import same_source, squash
 from linkers.scope import enclosing_scope
 
 MAX_COMMITS = 300  # commits tried per trace; each costs one object read per file of the trace
@@ -41,6 +41,15 @@ def infer_running_revision(repo: RepoView, rev: str, frames: Sequence[Frame]) ->
     checkable = [f for f in frames if f.repo_path and f.lineno and f.lineno > 0 and (_source(f) or _method(f))]
     if not checkable:
         return None
+    # A repeated error (a daemon's, a batch's) asks again at the same commit: the answer cannot have changed.
+    key = ("running_revision", rev, tuple((f.repo_path, f.lineno, _source(f), _method(f)) for f in checkable))
+    if key not in repo.memo:
+        repo.remember(key, _infer(repo, rev, checkable))
+    found = repo.memo.get(key)
+    return found if isinstance(found, RunningRevision) else None
+
+
+def _infer(repo: RepoView, rev: str, checkable: list[Frame]) -> RunningRevision | None:
     paths = sorted({str(f.repo_path) for f in checkable})
     current = {path: repo.read_lines(path, rev) for path in paths}
     best = sum(_holds(frame, current[str(frame.repo_path)]) for frame in checkable)
@@ -92,7 +101,7 @@ def _holds(frame: Frame, lines: tuple[str, ...] | None) -> bool:
         return False
     source = _source(frame)
     if source:
-        return squash(lines[line - 1]) == source
+        return same_source(lines[line - 1], source)
     scope = enclosing_scope(lines, line, str(frame.repo_path))
     return scope is not None and scope.name.rsplit(".", 1)[-1] == _method(frame)
 
