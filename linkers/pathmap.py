@@ -68,7 +68,9 @@ class PathMapper:
             return mapped
         frames = [f for exc in mapped.trace.exceptions for f in exc.frames]
         in_app = [f for f in frames if f.in_app and f.repo_path]
-        running = infer_running_revision(repo, rev, in_app + self._gone(frames, repo, rev, in_app))
+        gone = self._gone(frames, repo, rev, in_app)
+        ordered = [gone.get(f, f) for f in frames if (f.in_app and f.repo_path) or f in gone]  # the raise last
+        running = infer_running_revision(repo, rev, ordered)
         if running is None:
             return mapped
         reason = (
@@ -78,9 +80,9 @@ class PathMapper:
         moved = replace(evidence, revision=running.sha, revision_reason=reason)
         return self._map_at(moved, repo, running.sha)
 
-    def _gone(self, frames: list[Frame], repo: RepoView, rev: str, in_app: list[Frame]) -> list[Frame]:
-        """Frames of our code whose file is not at ``rev`` (moved or deleted since the code ran), each with the
-        path it had in the history, when one path fits it best. Where other frames did map, only paths under
+    def _gone(self, frames: list[Frame], repo: RepoView, rev: str, in_app: list[Frame]) -> dict[Frame, Frame]:
+        """Frames of our code whose file is not at ``rev`` (moved or deleted since the code ran), each to itself
+        with the path it had in the history, when one path fits it best. Where other frames did map, only paths under
         the same deployment root count (a user's own script beside a library's frames is not looked for)."""
         index = _index(repo, rev)
         roots = {normalise(f.abs_path or f.filename).removesuffix(str(f.repo_path)) for f in in_app if f.repo_path}
@@ -92,16 +94,16 @@ class PathMapper:
             if frame.repo_path is None and frame.context_line and not unreadable and beside:
                 wanted.append((path, frame))
         if not wanted:
-            return []
+            return {}
         names = sorted({path.rsplit("/", 1)[-1] for path, _ in wanted})
         known = repo.paths_named(rev, names, MAX_HISTORY)
         history = _Index(_by_name(known), frozenset())
-        found = []
+        found = {}
         for path, frame in wanted:
             installed = _THIRD_PARTY.search(path)
             candidates = _suffix_candidates(path[installed.end() :] if installed else path, history)
             if len(candidates) == 1:
-                found.append(replace(frame, repo_path=candidates[0]))
+                found[frame] = replace(frame, repo_path=candidates[0])
         return found
 
     def _map_at(self, evidence: Evidence, repo: RepoView, rev: str) -> Evidence:

@@ -36,8 +36,8 @@ class RunningRevision:
 
 
 def infer_running_revision(repo: RepoView, rev: str, frames: Sequence[Frame]) -> RunningRevision | None:
-    """A better revision than ``rev`` for these in-app frames (mapped at ``rev``, or given the path their file
-    had before it was moved or deleted), or None when ``rev`` is as good."""
+    """A better revision than ``rev`` for these in-app frames, in the trace's order (the raise last), mapped at
+    ``rev`` or given the path their file had before it was moved or deleted; None when ``rev`` is as good."""
     checkable = [f for f in frames if f.repo_path and f.lineno and f.lineno > 0 and (_source(f) or _method(f))]
     if not checkable:
         return None
@@ -50,20 +50,19 @@ def infer_running_revision(repo: RepoView, rev: str, frames: Sequence[Frame]) ->
 
 
 def _infer(repo: RepoView, rev: str, checkable: list[Frame]) -> RunningRevision | None:
-    paths = sorted({str(f.repo_path) for f in checkable})
-    current = {path: repo.read_lines(path, rev) for path in paths}
-    best = sum(_holds(frame, current[str(frame.repo_path)]) for frame in checkable)
-    if best == len(checkable) or (not any(_source(f) for f in checkable) and best * 2 >= len(checkable)):
+    holds = _HoldsByBlob(repo, checkable)
+    current = holds.at(rev, current=True)
+    if all(current) or (not any(_source(f) for f in checkable) and sum(current) * 2 >= len(checkable)):
         # Function names alone (Java) hold over many revisions and scope detection can miss: when they are all
         # the evidence, the revision chosen by time stands unless it holds fewer than half of the frames.
         return None
+    best = _rank(current)
     found: RunningRevision | None = None
-    in_run = False  # the commits since ``found`` all matched as many frames
-    holds = _HoldsByBlob(repo, checkable)
-    for sha in repo.commits_changing(rev, paths, MAX_COMMITS):
-        matched = holds.count(sha, paths)
-        if matched > best or (matched == best and in_run):
-            best, found, in_run = matched, RunningRevision(sha, matched, len(checkable)), True
+    in_run = False  # the commits since ``found`` all ranked as high
+    for sha in repo.commits_changing(rev, holds.paths, MAX_COMMITS):
+        held = holds.at(sha)
+        if _rank(held) > best or (_rank(held) == best and in_run):
+            best, found, in_run = _rank(held), RunningRevision(sha, sum(held), len(checkable)), True
         elif found is not None and found.matched == len(checkable):
             break  # past the run of commits that hold every line: nothing older can hold more
         else:
@@ -71,26 +70,39 @@ def _infer(repo: RepoView, rev: str, checkable: list[Frame]) -> RunningRevision 
     return found
 
 
+def _rank(held: tuple[bool, ...]) -> tuple[int, tuple[bool, ...]]:
+    """More frames holding first; between revisions that hold as many, the one holding the frames nearest the
+    raise: those are the lines that are blamed (a test that a fix added holds only after the fix)."""
+    return sum(held), held[::-1]
+
+
 class _HoldsByBlob:
-    """How many frames hold at a commit, each version of a file read and checked once: a commit of the walk
+    """Which frames hold at a commit, each version of a file read and checked once: a commit of the walk
     changes one or two of the trace's files, and the others are the same blobs as at the commit before."""
 
     def __init__(self, repo: RepoView, frames: list[Frame]) -> None:
         self.repo = repo
-        self.frames_by_path: dict[str, list[Frame]] = {}
-        for frame in frames:
-            self.frames_by_path.setdefault(str(frame.repo_path), []).append(frame)
-        self.held: dict[tuple[str, str | None], int] = {}  # (path, blob id) -> frames of that path holding
+        self.frames = frames
+        self.paths = sorted({str(frame.repo_path) for frame in frames})
+        self.frames_of = {path: [i for i, frame in enumerate(frames) if frame.repo_path == path] for path in self.paths}
+        self.held: dict[tuple[str, str | None], tuple[bool, ...]] = {}  # (path, blob) -> its frames holding
 
-    def count(self, sha: str, paths: list[str]) -> int:
-        total = 0
-        for path in paths:
-            blob = self.repo.blob_id(sha, path)
-            if (path, blob) not in self.held:
-                lines = self.repo.read_blob_lines(blob) if blob else None
-                self.held[(path, blob)] = sum(_holds(frame, lines) for frame in self.frames_by_path[path])
-            total += self.held[(path, blob)]
-        return total
+    def at(self, sha: str, current: bool = False) -> tuple[bool, ...]:
+        """For each frame, whether it holds at ``sha`` (``current``: the triage revision, read as linkers do)."""
+        by_frame: dict[int, bool] = {}
+        for path in self.paths:
+            mine = self.frames_of[path]
+            if current:
+                lines = self.repo.read_lines(path, sha)
+                verdicts = tuple(_holds(self.frames[index], lines) for index in mine)
+            else:
+                blob = self.repo.blob_id(sha, path)
+                if (path, blob) not in self.held:
+                    lines = self.repo.read_blob_lines(blob) if blob else None
+                    self.held[(path, blob)] = tuple(_holds(self.frames[index], lines) for index in mine)
+                verdicts = self.held[(path, blob)]
+            by_frame.update(zip(mine, verdicts, strict=True))
+        return tuple(by_frame[index] for index in range(len(self.frames)))
 
 
 def _holds(frame: Frame, lines: tuple[str, ...] | None) -> bool:

@@ -117,6 +117,29 @@ def test_of_the_commits_that_hold_the_lines_the_earliest_is_blamed(git_repo: Git
     assert report["suspects"][0]["commit"] == culprit
 
 
+def test_between_revisions_holding_as_many_frames_the_one_holding_the_raise_wins(git_repo: GitRepoBuilder) -> None:
+    # A failing test pasted from CI: the fix added that test, so the test's line holds only after the fix, and the
+    # failing line only before it. One frame each way; the raise's frame is the one whose line is blamed.
+    culprit = _bug(git_repo)
+    test = "from shop.cart import checkout\n\n\ndef test_no_discount():\n    assert checkout(10) == 10\n"
+    fixed = BUGGY.replace("total / discount", "total / (discount or 1)")
+    git_repo.commit(
+        "Guard zero discounts", ALICE, "2024-03-02T10:00:00", {"shop/pricing.py": fixed, "tests/test_cart.py": test}
+    )
+    trace = (
+        "Traceback (most recent call last):\n"
+        '  File "/srv/app/tests/test_cart.py", line 5, in test_no_discount\n'
+        "    assert checkout(10) == 10\n"
+        '  File "/srv/app/shop/pricing.py", line 5, in apply_discount\n'
+        "    return total / discount  # a percentage now\n"
+        "ZeroDivisionError: division by zero\n"
+    )
+    report = _triage(git_repo.root, trace)
+    assert report["revision"] == culprit
+    assert "source lines (1 of 2 frames;" in report["revision_reason"]
+    assert report["suspects"][0]["commit"] == culprit
+
+
 CART_JAVA = """package shop;
 
 class Cart {
