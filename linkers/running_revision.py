@@ -6,9 +6,11 @@ and blame there names whoever changed the failing line since: often the fix. A t
 source line, so the running code can be recognised: among the commits that changed the trace's files (reachable
 from the revision chosen by time, newest first, at most ``MAX_COMMITS``), find the newest run of consecutive
 commits at which the most frames have their source line at their reported line number, and take the oldest
-commit of that run, when it holds more of them than the revision chosen by time. Every commit of the run blames
-the failing lines alike; the oldest keeps out what later commits changed around them (often the fix), which
-would otherwise be blamed in the window beside them. The files are read from git's objects, never the work tree.
+commit of that run, when it holds more of them than the revision chosen by time. As many frames holding, the
+commit holding those nearest the raise ranks higher (a failing test that the fix added holds only after it).
+Every commit of the run blames the failing lines alike; the oldest keeps out what later commits changed around
+them (often the fix), which would otherwise be blamed in the window beside them. The files are read from git's
+objects, never the work tree.
 
 A frame without a source line (Java, Go, JavaScript) holds where its line falls inside a function of its name
 (``linkers.scope``): weaker evidence, so a trace with nothing better moves only when the revision chosen by time
