@@ -6,8 +6,8 @@ and blame there names whoever changed the failing line since: often the fix. A t
 source line, so the running code can be recognised: among the commits that changed the trace's files (reachable
 from the revision chosen by time, newest first, at most ``MAX_COMMITS``), find the newest run of consecutive
 commits at which the most frames have their source line at their reported line number, and take the oldest
-commit of that run, when it holds more of them than the revision chosen by time. As many frames holding, the
-commit holding those nearest the raise ranks higher (a failing test that the fix added holds only after it).
+commit of that run, when it holds more of them than the revision chosen by time. As many source lines holding,
+the commit holding those nearest the raise ranks higher (a failing test that the fix added holds only after it).
 Every commit of the run blames the failing lines alike; the oldest keeps out what later commits changed around
 them (often the fix), which would otherwise be blamed in the window beside them. The files are read from git's
 objects, never the work tree.
@@ -54,17 +54,19 @@ def infer_running_revision(repo: RepoView, rev: str, frames: Sequence[Frame]) ->
 def _infer(repo: RepoView, rev: str, checkable: list[Frame]) -> RunningRevision | None:
     holds = _HoldsByBlob(repo, checkable)
     current = holds.at(rev, current=True)
-    if all(current) or (not any(_source(f) for f in checkable) and sum(current) * 2 >= len(checkable)):
+    names_only = not any(_source(f) for f in checkable)
+    if all(current) or (names_only and sum(current) * 2 >= len(checkable)):
         # Function names alone (Java) hold over many revisions and scope detection can miss: when they are all
         # the evidence, the revision chosen by time stands unless it holds fewer than half of the frames.
         return None
-    best = _rank(current)
+    rank = _count if names_only else _rank
+    best = rank(current)
     found: RunningRevision | None = None
     in_run = False  # the commits since ``found`` all ranked as high
     for sha in repo.commits_changing(rev, holds.paths, MAX_COMMITS):
         held = holds.at(sha)
-        if _rank(held) > best or (_rank(held) == best and in_run):
-            best, found, in_run = _rank(held), RunningRevision(sha, sum(held), len(checkable)), True
+        if rank(held) > best or (rank(held) == best and in_run):
+            best, found, in_run = rank(held), RunningRevision(sha, sum(held), len(checkable)), True
         elif found is not None and found.matched == len(checkable):
             break  # past the run of commits that hold every line: nothing older can hold more
         else:
@@ -76,6 +78,11 @@ def _rank(held: tuple[bool, ...]) -> tuple[int, tuple[bool, ...]]:
     """More frames holding first; between revisions that hold as many, the one holding the frames nearest the
     raise: those are the lines that are blamed (a test that a fix added holds only after the fix)."""
     return sum(held), held[::-1]
+
+
+def _count(held: tuple[bool, ...]) -> tuple[int, tuple[bool, ...]]:
+    """Function names alone: only more frames holding counts, as a tie between such weak evidence says nothing."""
+    return sum(held), ()
 
 
 class _HoldsByBlob:

@@ -199,3 +199,44 @@ def test_function_names_alone_move_the_revision_only_when_most_frames_disagree(g
     report = _triage(git_repo.root, trace + "\tat shop.Main.main(Main.java:5)\n")
     assert report["revision"] == head
     assert report["revision_reason"].startswith("last commit on the current branch")
+
+
+def test_function_names_alone_never_move_the_revision_on_a_tie(git_repo: GitRepoBuilder) -> None:
+    # At HEAD only Main.main holds; at the older commit only Cart.total, the frame nearest the raise. With source
+    # lines that would decide it, but a function's name is weak evidence: one frame against one moves nothing.
+    service = "package shop;\n\nclass Service {\n    void run() {\n        new Cart().total(null, 0);\n    }\n}\n"
+    fields = (
+        "package shop;\n\nclass Main {\n    int x = 1;\n    int y = 2;\n    static void main(String[] a) {\n    }\n}\n"
+    )
+    git_repo.commit(
+        "Shop",
+        ALICE,
+        "2024-01-10T10:00:00",
+        {
+            "src/main/java/shop/Cart.java": CART_JAVA,
+            "src/main/java/shop/Main.java": fields,
+            "src/main/java/shop/Service.java": service,
+        },
+    )
+    helper = (
+        "    int count(int[] items) {\n        int n = 0;\n        n += items.length;\n        return n;\n    }\n\n"
+    )
+    main = "package shop;\n\nclass Main {\n    static void main(String[] a) {\n        new Service().run();\n    }\n}\n"
+    head = git_repo.commit(
+        "Count items, run the service",
+        CAROL,
+        "2024-03-01T10:00:00",
+        {
+            "src/main/java/shop/Cart.java": CART_JAVA.replace("class Cart {\n", "class Cart {\n" + helper),
+            "src/main/java/shop/Main.java": main,
+        },
+    )
+    trace = (
+        "java.lang.ArithmeticException: / by zero\n"
+        "\tat shop.Cart.total(Cart.java:9)\n"
+        "\tat shop.Service.run(Service.java:40)\n"
+        "\tat shop.Main.main(Main.java:5)\n"
+    )
+    report = _triage(git_repo.root, trace)
+    assert report["revision"] == head
+    assert report["revision_reason"].startswith("last commit on the current branch")
