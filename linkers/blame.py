@@ -131,24 +131,37 @@ def blame_targets(
     assert rev is not None
     if stored is not None:
         _preload_functions(evidence, repo, rev, stored)
-    targets: list[BlameTarget] = []
+    # A function's extent is parsed only where it is used: for a frame that may pass a raise through (its role
+    # depends on its length) and for the frames that are blamed, not for every frame of a deep stack.
+    chosen: list[tuple[int, int, int, Frame, FrameRole]] = []  # depth, exception, frame index, frame, role
+    known: dict[tuple[int, int], Scope | None] = {}  # (exception, frame index) -> its function, once parsed
     for ei, exc in enumerate(evidence.trace.exceptions):
-        found: list[tuple[int, Frame, Scope | None, FrameFacts]] = []
-        for fi in range(len(exc.frames) - 1, -1, -1):
-            frame = exc.frames[fi]
-            if not frame.in_app or frame.repo_path is None or frame.repo_line is None:
-                continue
-            lines = repo.read_lines(frame.repo_path, rev) or ()
-            scope = _scope(repo, rev, frame.repo_path, frame.repo_line, lines, stored)
-            source = lines[frame.repo_line - 1] if 0 < frame.repo_line <= len(lines) else ""
-            span = scope.end - scope.start + 1 if scope else None
-            found.append((fi, frame, scope, FrameFacts(frame.repo_path, source, frame.function, span)))
-        roles = assign_roles([facts for *_, facts in found])
-        for (fi, frame, scope, facts), role, depth in zip(found, roles, depths(roles), strict=True):
-            assert frame.repo_line is not None
-            targets.append(BlameTarget(ei, fi, depth, facts.path, frame.repo_line, scope, ranking.blame_window, role))
-    targets.sort(key=lambda t: (t.depth, -t.exception_index))
-    return targets[: ranking.max_frames_blamed]
+        entries = [
+            (fi, frame)
+            for fi, frame in reversed(list(enumerate(exc.frames)))
+            if frame.in_app and frame.repo_path is not None and frame.repo_line is not None
+        ]
+        facts: list[FrameFacts] = []
+        for position, (fi, frame) in enumerate(entries):
+            path, line = str(frame.repo_path), int(frame.repo_line or 0)
+            lines = repo.read_lines(path, rev) or ()
+            span = None
+            if position and assign_roles(facts)[-1] in ("guard", "wrapper"):
+                scope = known[(ei, fi)] = _scope(repo, rev, path, line, lines, stored)
+                span = scope.end - scope.start + 1 if scope else None
+            source = lines[line - 1] if 0 < line <= len(lines) else ""
+            facts.append(FrameFacts(path, source, frame.function, span))
+        roles = assign_roles(facts)
+        for (fi, frame), role, depth in zip(entries, roles, depths(roles), strict=True):
+            chosen.append((depth, ei, fi, frame, role))
+    chosen.sort(key=lambda item: (item[0], -item[1]))
+    targets: list[BlameTarget] = []
+    for depth, ei, fi, frame, role in chosen[: ranking.max_frames_blamed]:
+        path, line = str(frame.repo_path), int(frame.repo_line or 0)
+        if (ei, fi) not in known:
+            known[(ei, fi)] = _scope(repo, rev, path, line, repo.read_lines(path, rev) or (), stored)
+        targets.append(BlameTarget(ei, fi, depth, path, line, known[(ei, fi)], ranking.blame_window, role))
+    return targets
 
 
 def _preload_functions(evidence: Evidence, repo: RepoView, rev: str, stored: FactsStore) -> None:
