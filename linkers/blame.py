@@ -23,7 +23,7 @@ from incidentbot.models import CommitInfo, Evidence, Frame, LineBlame
 from incidentbot.repo import RepoView, in_parallel
 from incidentbot.settings import Ranking, Settings
 from linkers.blame_git import FileBlame, _run_blame
-from linkers.codekind import FrameFacts, FrameRole, assign_roles, depths, statement_kind
+from linkers.codekind import FrameFacts, FrameRole, assign_roles, depths, frame_role, may_pass_through, statement_kind
 from linkers.cosmetic import COMMENT_PREFIXES, CosmeticTest
 from linkers.scope import FactsStore, Scope, ScopeCache, enclosing_scope
 
@@ -142,15 +142,17 @@ def blame_targets(
             if frame.in_app and frame.repo_path is not None and frame.repo_line is not None
         ]
         facts: list[FrameFacts] = []
-        for position, (fi, frame) in enumerate(entries):
+        inner: tuple[FrameRole, str | None] | None = None  # the role and function of the frame inside this one
+        for fi, frame in entries:
             path, line = str(frame.repo_path), int(frame.repo_line or 0)
             lines = repo.read_lines(path, rev) or ()
             span = None
-            if position and assign_roles(facts)[-1] in ("guard", "wrapper"):
+            if inner is not None and may_pass_through(inner[0]):
                 scope = known[(ei, fi)] = _scope(repo, rev, path, line, lines, stored)
                 span = scope.end - scope.start + 1 if scope else None
             source = lines[line - 1] if 0 < line <= len(lines) else ""
             facts.append(FrameFacts(path, source, frame.function, span))
+            inner = (frame_role(facts[-1], inner), frame.function)
         roles = assign_roles(facts)
         for (fi, frame), role, depth in zip(entries, roles, depths(roles), strict=True):
             chosen.append((depth, ei, fi, frame, role))

@@ -70,17 +70,28 @@ def assign_roles(frames: list[FrameFacts]) -> list[FrameRole]:
     """
     roles: list[FrameRole] = []
     for index, frame in enumerate(frames):
-        if is_test_path(frame.path):
-            roles.append("test")
-        elif index == 0 and is_deliberate_raise(frame.source):
-            roles.append("guard")
-        elif index and roles[-1] in ("guard", "wrapper") and is_pass_through(frame, frames[index - 1].function):
-            roles.append("wrapper")
-        else:
-            roles.append("helper" if is_helper_path(frame.path) else "app")
+        previous = (roles[-1], frames[index - 1].function) if index else None
+        roles.append(frame_role(frame, previous))
     if "app" not in roles:
         roles = ["app" if role == "helper" else role for role in roles]
     return roles
+
+
+def frame_role(frame: FrameFacts, previous: tuple[FrameRole, str | None] | None) -> FrameRole:
+    """The role of one frame from its facts and the role and function of the frame inside it (None for the
+    frame nearest the raise); a helper may become app code once the whole stack is known (``assign_roles``)."""
+    if is_test_path(frame.path):
+        return "test"
+    if previous is None and is_deliberate_raise(frame.source):
+        return "guard"
+    if previous is not None and may_pass_through(previous[0]) and is_pass_through(frame, previous[1]):
+        return "wrapper"
+    return "helper" if is_helper_path(frame.path) else "app"
+
+
+def may_pass_through(inner_role: FrameRole) -> bool:
+    """Whether a frame around one of this role can be a wrapper: only then does its function's length count."""
+    return inner_role in ("guard", "wrapper")
 
 
 def depths(roles: list[FrameRole]) -> list[int]:
