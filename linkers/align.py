@@ -89,8 +89,10 @@ def same_source(line: str, wanted: str) -> bool:
     replaced in the trace (``[REDACTED:email]``) stands for any text, so a line that held a secret is still
     recognised."""
     text = squash(line)
-    if text == wanted or "[REDACTED:" not in wanted:
-        return text == wanted
+    if text == wanted:
+        return True
+    if "[REDACTED:" not in wanted:
+        return False
     first, *middle, last = _REDACTED.split(wanted)
     if len(text) < len(first) + len(last) or not (text.startswith(first) and text.endswith(last)):
         return False

@@ -98,7 +98,7 @@ class _HoldsByBlob:
 
     def at(self, sha: str, current: bool = False) -> tuple[bool, ...]:
         """For each frame, whether it holds at ``sha`` (``current``: the triage revision, read as linkers do)."""
-        by_frame: dict[int, bool] = {}
+        held = [False] * len(self.frames)
         for path in self.paths:
             mine = self.frames_of[path]
             if current:
@@ -110,8 +110,9 @@ class _HoldsByBlob:
                     lines = self.repo.read_blob_lines(blob) if blob else None
                     self.held[(path, blob)] = tuple(_holds(self.frames[index], lines) for index in mine)
                 verdicts = self.held[(path, blob)]
-            by_frame.update(zip(mine, verdicts, strict=True))
-        return tuple(by_frame[index] for index in range(len(self.frames)))
+            for index, verdict in zip(mine, verdicts, strict=True):
+                held[index] = verdict
+        return tuple(held)
 
 
 def _holds(frame: Frame, lines: tuple[str, ...] | None) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from incidentbot.models import Frame
+from incidentbot.models import ExceptionInfo, Frame, Trace
 from incidentbot.repo import RepoView
 from incidentbot.scrub import scrub_trace
 from incidentbot.settings import Redaction
@@ -35,8 +35,6 @@ def test_same_source(line: str, source: str, same: bool) -> None:
 
 def _scrubbed(frame: Frame) -> Frame:
     """The frame as the linkers see it: after incidentbot.scrub, which redacts the e-mail address."""
-    from incidentbot.models import ExceptionInfo, Trace
-
     trace, _ = scrub_trace(Trace(exceptions=(ExceptionInfo("E", "m", frames=(frame,)),)), Redaction())
     scrubbed = trace.exceptions[0].frames[0]
     assert "[REDACTED:" in str(scrubbed.context_line)
