@@ -130,3 +130,23 @@ def test_a_repository_without_commits_says_so(
     with pytest.raises(LinkError, match="has no commits") as info:
         choose_revision(RepoView(empty), _trace(release=release), rev, NOW, release_range)
     assert "--repo" in (info.value.hint or "")
+
+
+def test_last_commit_before_agrees_with_git_rev_list(git_repo: GitRepoBuilder) -> None:
+    """The tip is read without a ``rev-list`` process when it is old enough; every other time asks git. Both
+    must give git's own answer, around every commit's time, across a merge whose side branch is newer."""
+    git_repo.commit("base", ALICE, "2024-01-01T00:00:00", {"a.py": "1\n"})
+    git_repo.git("checkout", "-q", "-b", "side")
+    git_repo.commit("side", BOB, "2024-03-01T00:00:00", {"b.py": "1\n"})
+    git_repo.git("checkout", "-q", "-")
+    git_repo.commit("main", ALICE, "2024-02-01T00:00:00", {"a.py": "2\n"})
+    git_repo.merge("side", "merge side", ALICE, "2024-02-15T00:00:00")
+    repo = RepoView(git_repo.root)
+    times = [int(t) for t in git_repo.git("log", "--all", "--format=%ct").split()]
+    for stamp in sorted({t + d for t in times for d in (-1, 0, 1)}):
+        expected = git_repo.git("rev-list", "-1", "--first-parent", f"--before={stamp}", "HEAD", "--").strip()
+        assert repo.commit_before(datetime.fromtimestamp(stamp, tz=UTC)) == (expected or None), stamp
+    # The tip moves: a new commit is the answer at once, though the old tip's time was kept.
+    newer = git_repo.commit("newer", BOB, "2024-04-01T00:00:00", {"a.py": "3\n"})
+    assert repo.commit_before(datetime(2025, 1, 1, tzinfo=UTC)) == newer
+    assert repo.commit_before(datetime(2023, 1, 1, tzinfo=UTC)) is None
