@@ -13,7 +13,7 @@ import posixpath
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Self
 
@@ -35,6 +35,7 @@ _URL_PREFIX = re.compile(r"^(?:webpack|app|file|https?|rsc|turbopack)://+(?:[^/]
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:/")
 _SOURCE_FOLDERS = ("src", "lib", "python", "packages")
 MAX_HISTORY = 2000  # the newest commits searched for where a file that is gone lived
+_MAX_SUFFIX_MEMO = 8192  # paths whose candidates an index keeps (a daemon's traces name the same files)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,8 @@ class _Index:
 
     by_name: dict[str, tuple[str, ...]]
     top_level: frozenset[str]
+    # A repeated error maps the same paths again: each path's candidates are worked out once per index.
+    suffix_memo: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class PathMapper:
@@ -204,6 +207,7 @@ class PathMapper:
         return bool(frame.module) and str(frame.module).startswith(_JVM_PACKAGES)
 
 
+@lru_cache(maxsize=8192)
 def normalise(path: str) -> str:
     """A reported path as a clean forward-slash path: URLs, Windows drives and ``..`` resolved lexically."""
     text = path.strip().replace("\\", "/")
@@ -218,6 +222,15 @@ def normalise(path: str) -> str:
 
 def _suffix_candidates(path: str, index: _Index) -> list[str]:
     """Tracked files sharing the longest run of trailing path components with ``path``."""
+    known = index.suffix_memo.get(path)
+    if known is None:
+        if len(index.suffix_memo) >= _MAX_SUFFIX_MEMO:
+            index.suffix_memo.clear()
+        known = index.suffix_memo[path] = tuple(_longest_suffix_matches(path, index))
+    return list(known)
+
+
+def _longest_suffix_matches(path: str, index: _Index) -> list[str]:
     parts = [p for p in path.split("/") if p and p != ".."]
     if not parts:
         return []
