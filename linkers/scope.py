@@ -196,7 +196,9 @@ class ScopeCache:
         self.max_files = max_files
         self._tables: OrderedDict[Hashable, FunctionTable] = OrderedDict()
         self._lock = threading.Lock()
-        self._not_kept: set[str] = set()  # blobs the last ``preload`` found no functions kept for
+        # Blobs the store was asked for and had no functions of: not asked again (a repeated error's files that
+        # no frame needed parsed would otherwise cost a read of the store on every triage).
+        self._not_kept: set[str] = set()
 
     def enclosing(
         self,
@@ -227,6 +229,8 @@ class ScopeCache:
             if stored is not None and blob is not None:
                 spans = [[f.name, f.start, f.end] for f in table.functions]
                 stored.save_git_facts(FUNCTIONS_KIND, {blob: json.dumps(spans, ensure_ascii=False)})
+                with self._lock:
+                    self._not_kept.discard(blob)
         with self._lock:
             self._tables[key] = table
             while len(self._tables) > self.max_files:
@@ -237,12 +241,16 @@ class ScopeCache:
         """Read the kept functions of the files not in memory (key → blob sha) in one ask of the store, so a
         trace's frames cost one store read, not one each."""
         with self._lock:
-            missing = {key: blob for key, blob in wanted.items() if key not in self._tables}
+            missing = {
+                key: blob for key, blob in wanted.items() if key not in self._tables and blob not in self._not_kept
+            }
         if not missing:
             return
         kept = stored.git_facts(FUNCTIONS_KIND, sorted(set(missing.values())))
         with self._lock:
-            self._not_kept = {blob for blob in missing.values() if blob not in kept}
+            if len(self._not_kept) > 4 * self.max_files:
+                self._not_kept.clear()
+            self._not_kept.update(blob for blob in missing.values() if blob not in kept)
             for key, blob in missing.items():
                 table = _decode_table(kept.get(blob))
                 if table is not None:

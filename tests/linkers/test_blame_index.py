@@ -581,6 +581,29 @@ def test_commit_facts_and_functions_are_kept_for_the_next_process(shop: ShopHist
     assert ScopeCache(10).enclosing(("r", shop.release, path), lines, line, path, broken, blob) == first
 
 
+def test_functions_the_store_lacked_are_not_asked_for_again(shop: ShopHistory, tmp_path: Path) -> None:
+    """A repeated error's files that no frame needed parsed cost no read of the store per triage: once the store had
+    no functions of a blob, this process does not ask again, and parses the file itself if a frame comes to need it."""
+    from linkers.scope import ScopeCache, python_functions
+
+    repo = RepoView(shop.builder.root)
+    path = "shop/pricing.py"
+    lines = repo.read_lines(path, shop.release)
+    blob = repo.blob_sha(path, shop.release)
+    assert lines is not None and blob is not None
+    line = next(n for n, text in enumerate(lines, 1) if "return" in text)
+    index, cache, key = _index(tmp_path), ScopeCache(10), ("r", shop.release, path)
+    cache.preload({key: blob}, index)
+    assert len(cache) == 0  # the store has none
+    other = _index(tmp_path)  # another process keeps an answer afterwards
+    other.save_git_facts(FUNCTIONS_KIND, {blob: '[["planted", 1, 1000]]'})
+    other.flush()
+    cache.preload({key: blob}, index)
+    assert len(cache) == 0  # not asked again
+    assert cache.enclosing(key, lines, line, path, index, blob) == python_functions(lines).enclosing(line)
+    assert ScopeCache(10).enclosing(key, lines, line, path, other, blob) == Scope("planted", 1, 1000)  # a new one asks
+
+
 def test_git_facts_keep_their_first_value_and_the_oldest_are_evicted(tmp_path: Path) -> None:
     index = _index(tmp_path)
     index.save_git_facts("commit", {"a" * 40: "[[], 1, 1, 1]"})
