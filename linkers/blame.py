@@ -199,12 +199,14 @@ def _scope(
 
 
 def ignore_revs(repo: RepoView, rev: str) -> tuple[str, ...]:
-    """Commits listed in the repository's .git-blame-ignore-revs at the revision."""
-    text = repo.read_text(IGNORE_REVS_FILE, rev)
-    if not text:
-        return ()
-    shas = (line.split("#", 1)[0].strip().lower() for line in text.splitlines())
-    return tuple(sha for sha in shas if _HEX40.match(sha))
+    """Commits listed in the repository's .git-blame-ignore-revs at the revision (read once per revision)."""
+    key = ("ignore_revs", rev)
+    if key not in repo.memo:
+        text = repo.read_text(IGNORE_REVS_FILE, rev) or ""
+        shas = (line.split("#", 1)[0].strip().lower() for line in text.splitlines())
+        repo.remember(key, tuple(sha for sha in shas if _HEX40.match(sha)))
+    found = repo.memo.get(key)
+    return found if isinstance(found, tuple) else ()
 
 
 def _group_lines(targets: Iterable[BlameTarget]) -> dict[str, list[tuple[int, int]]]:

@@ -64,11 +64,14 @@ class OwnerFinder:
 def codeowners_for(repo: RepoView, rev: str, path: str, warnings: list[str]) -> list[Owner]:
     """The owners the first CODEOWNERS file at ``rev`` gives ``path`` (last matching rule wins)."""
     for place in CODEOWNERS_PLACES:
-        text = repo.read_text(place, rev)
-        if text is None:
+        rules = _parsed_codeowners(repo, rev, place)
+        if rules is None:
             continue
+        if isinstance(rules, Exception):
+            warnings.append(f"{place} could not be read: {rules}")
+            return []
         try:
-            owners = CodeOwners(text).of(path)
+            owners = rules.of(path)
         except Exception as exc:  # noqa: BLE001 - a malformed file is the repository's, not ours
             warnings.append(f"{place} could not be read: {exc}")
             return []
@@ -123,3 +126,20 @@ def _keys(owner: Owner) -> set[str]:
         f"email:{(person.email or '').lower()}" if person.email else "",
         f"login:{(person.github_login or '').lower()}" if person.github_login else "",
     }
+
+
+def _parsed_codeowners(repo: RepoView, rev: str, place: str) -> CodeOwners | Exception | None:
+    """The CODEOWNERS file at ``place`` parsed once per revision (its rules compile to patterns, and a daemon
+    asks for every event); None when there is no such file, the error when it does not parse."""
+    key = ("codeowners", rev, place)
+    if key not in repo.memo:
+        text = repo.read_text(place, rev)
+        parsed: CodeOwners | Exception | None = None
+        if text is not None:
+            try:
+                parsed = CodeOwners(text)
+            except Exception as exc:  # noqa: BLE001 - kept, and reported where the file is used
+                parsed = exc
+        repo.remember(key, parsed)
+    found = repo.memo.get(key)
+    return found if found is None or isinstance(found, CodeOwners | Exception) else None

@@ -74,12 +74,14 @@ def test_first_codeowners_file_found_wins(git_repo: GitRepoBuilder) -> None:
             "docs/CODEOWNERS": "* @from-docs\n",
         },
     )
-    owners = codeowners_for(RepoView(git_repo.root), sha, "a.py", [])
+    repo = RepoView(git_repo.root)  # one view across revisions, as the daemon keeps it: rules are per revision
+    owners = codeowners_for(repo, sha, "a.py", [])
     assert [o.person.github_login for o in owners if o.person] == ["from-github-folder"]
     git_repo.git("rm", "-q", ".github/CODEOWNERS")
-    sha = git_repo.commit("move", ALICE, "2024-01-02T00:00:00")
-    owners = codeowners_for(RepoView(git_repo.root), sha, "a.py", [])
+    moved = git_repo.commit("move", ALICE, "2024-01-02T00:00:00")
+    owners = codeowners_for(repo, moved, "a.py", [])
     assert [o.person.github_login for o in owners if o.person] == ["from-root"]
+    assert [o.person.github_login for o in codeowners_for(repo, sha, "a.py", []) if o.person] == ["from-github-folder"]
 
 
 def test_owner_finder_orders_and_deduplicates(git_repo: GitRepoBuilder) -> None:
@@ -147,7 +149,10 @@ def test_github_login(email: str | None, login: str | None) -> None:
 
 def test_malformed_codeowners_and_missing_location_do_not_crash(git_repo: GitRepoBuilder) -> None:
     sha = git_repo.commit("owners", ALICE, "2024-01-01T00:00:00", {"CODEOWNERS": "[[[ ** \\\n@@@\n"})
-    warnings: list[str] = []
-    codeowners_for(RepoView(git_repo.root), sha, "a.py", warnings)
+    repo = RepoView(git_repo.root)
+    for _ in range(2):  # the second ask is answered from what the first one kept: the same warning
+        warnings: list[str] = []
+        assert codeowners_for(repo, sha, "a.py", warnings) == []
+        assert len(warnings) == 1 and warnings[0].startswith("CODEOWNERS could not be read:"), warnings
     no_location = Evidence(trace=Trace(exceptions=(ExceptionInfo("E", "m"),)), fingerprint="x", revision=sha)
     assert OwnerFinder({}).link(no_location, RepoView(git_repo.root)).owners == ()
