@@ -1035,7 +1035,7 @@ def open_store(url: str, lease_seconds: float = LEASE_SECONDS) -> Store:
     """The store at a SQLAlchemy URL; a bad URL is a one-line configuration error."""
     try:
         return Store(url, lease_seconds)
-    except (SQLAlchemyError, ModuleNotFoundError, ValueError) as exc:
+    except (SQLAlchemyError, ModuleNotFoundError, ValueError, OSError) as exc:  # OSError: its folder cannot be made
         raise ConfigError(
             f"cannot open the database {url.split('@')[-1]}: {exc}",
             "set INCIDENTBOT_DATABASE_URL to sqlite:///path or postgresql+psycopg://user@host/db",

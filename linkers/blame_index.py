@@ -582,10 +582,13 @@ def _ranges_of(lines: Iterable[int]) -> list[tuple[int, int]]:
 
 @lru_cache(maxsize=4)
 def _index_for(url: str, max_bytes: int, keep_revisions: int) -> BlameIndex:
+    from incidentbot.sqlite_schema import create_new_store
     from linkers.blame_index_sqlite import SqliteIndexStore
 
     store: IndexStore | None = SqliteIndexStore.open_existing(url)
-    if store is None:  # a new store, or PostgreSQL: the Store creates (migrates) and serves it
+    if store is None and create_new_store(url):  # the first triage on this machine: no SQLAlchemy either
+        store = SqliteIndexStore.open_existing(url)
+    if store is None:  # PostgreSQL, or a store to migrate: the Store migrates and serves it
         from incidentbot.store import open_store
 
         store = open_store(url)

@@ -20,6 +20,7 @@ def test_the_wheel_carries_the_packages_and_templates(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "incidentbot/_prompts/report.md.j2" in names
     assert {"incidentbot/commands/cli.py", "linkers/suspects.py", "reporters/console.py"} <= names
+    assert "incidentbot/sqlite_schema.sql" in names  # a new store's tables, created without SQLAlchemy
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "incidentbot = incidentbot.commands.cli:main" in text and "suspects = linkers.suspects:SuspectRanker" in text

@@ -397,3 +397,63 @@ def test_git_facts_another_process_wrote_meanwhile_are_kept_and_the_rest_stored(
     store.save_git_facts("commit", {raced: '"this process"', calm: '"this process"'})
     assert len(inserts) == 1  # one statement, no retry
     assert store.git_facts("commit", [raced, calm]) == {raced: '"the other process"', calm: '"this process"'}
+
+
+# ---- a new SQLite store, created without SQLAlchemy --------------------------------------------------------------
+
+
+def _sqlite_master(path: Path) -> list[tuple[str, str, str, str | None]]:
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").fetchall()
+    finally:
+        conn.close()
+
+
+def _migrations(path: Path) -> list[tuple[str, str]]:
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT name, applied_at FROM migrations ORDER BY name").fetchall()
+    finally:
+        conn.close()
+
+
+def test_a_new_sqlite_store_made_without_sqlalchemy_is_the_migrated_one(tmp_path: Path) -> None:
+    """The first triage on a machine creates its store with ``sqlite3`` alone: the same tables, columns and
+    migrations as a store that ``Store`` migrated from nothing, which ``Store`` then opens as its own."""
+    from incidentbot.sqlite_schema import create_new_store
+
+    made = tmp_path / "new" / "state.sqlite3"
+    assert create_new_store(f"sqlite:///{made}")
+    migrated = tmp_path / "migrated.sqlite3"
+    _open(f"sqlite:///{migrated}")
+    assert _sqlite_master(made) == _sqlite_master(migrated)
+    assert [name for name, _ in _migrations(made)] == [name for name, _ in _migrations(migrated)]
+    applied = _migrations(made)
+    datetime.strptime(applied[0][1], "%Y-%m-%d %H:%M:%S.%f")  # written as SQLAlchemy writes a DateTime
+    store = _open(f"sqlite:///{made}")
+    store.count_blame_index({"hits": 2})
+    assert store.blame_index_stats()["hits"] == 2
+    assert _migrations(made) == applied  # nothing migrated again
+    # An existing file is the Store's to migrate, and another database the Store's to create: left alone.
+    assert not create_new_store(f"sqlite:///{made}")
+    assert not create_new_store("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    # A place it cannot create the file in leaves the store to Store, which names the problem.
+    (tmp_path / "a-file").write_text("")
+    assert not create_new_store(f"sqlite:///{tmp_path / 'a-file' / 'state.sqlite3'}")
+    with pytest.raises(ConfigError, match="cannot open the database"):
+        open_store(f"sqlite:///{tmp_path / 'a-file' / 'state.sqlite3'}")
+
+
+def test_the_shipped_sqlite_schema_is_what_the_migrations_give(tmp_path: Path) -> None:
+    from incidentbot.sqlite_schema import SCHEMA_FILE, schema_of
+
+    path = tmp_path / "migrated.sqlite3"
+    _open(f"sqlite:///{path}")
+    assert schema_of(path) == SCHEMA_FILE.read_text(encoding="utf-8"), (
+        "the migrations changed: run `python -m incidentbot.sqlite_schema` to write incidentbot/sqlite_schema.sql"
+    )

@@ -353,7 +353,9 @@ def test_from_settings_shares_the_configured_store(shop: ShopHistory, tmp_path: 
     settings = Settings(repo=shop.builder.root, database_url=f"sqlite:///{tmp_path / 'shared.sqlite3'}")
     index = Blamer.from_settings(settings).index
     assert index is shared_index(settings)
-    assert isinstance(index.store, Store)  # a new store: created, with its migrations, by the Store
+    # A new store: created by sqlite3 alone (incidentbot.sqlite_schema), read the same way.
+    assert index is not None and isinstance(index.store, SqliteIndexStore)
+    OPENED.append(index.store)
     assert Blamer.from_settings(replace_settings(settings, blame_index=False)).index is None
     existing = replace_settings(settings, blame_index_revisions=3)  # another process, the store now exists
     fast = shared_index(existing)
@@ -361,9 +363,12 @@ def test_from_settings_shares_the_configured_store(shop: ShopHistory, tmp_path: 
     OPENED.append(fast.store)
 
 
-def test_a_triage_process_on_an_existing_store_does_not_import_sqlalchemy(shop: ShopHistory, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
-    open_store(url).close()
+@pytest.mark.parametrize("existing", [True, False])
+def test_a_triage_process_does_not_import_sqlalchemy(shop: ShopHistory, tmp_path: Path, existing: bool) -> None:
+    """Neither on an existing store nor when it creates the store (the first triage on a machine)."""
+    url = f"sqlite:///{tmp_path / 'state' / 'cli.sqlite3'}"
+    if existing:
+        open_store(url).close()
     code = (
         "import sys; from pathlib import Path; from incidentbot import settings; from linkers.blame import Blamer; "
         f"b = Blamer.from_settings(settings.load(None, repo=Path({str(shop.builder.root)!r}), database_url={url!r})); "
