@@ -22,6 +22,7 @@ from incidentbot.repo import RepoView
 from incidentbot.settings import PathMapping, Settings
 from linkers.align import align_frame
 from linkers.running_revision import infer_running_revision
+from linkers.scope import FactsStore
 
 # An egg (setuptools' easy_install, common in older traces) is one more folder: site-packages/Foo-1.0-py3.8.egg/foo/.
 _THIRD_PARTY = re.compile(r"(^|/)(site-packages|dist-packages|node_modules)/(?:[^/]+\.egg/)?")
@@ -53,14 +54,23 @@ class PathMapper:
 
     name = "pathmap"
 
-    def __init__(self, mappings: tuple[PathMapping, ...], include: tuple[str, ...], exclude: tuple[str, ...]):
+    def __init__(
+        self,
+        mappings: tuple[PathMapping, ...],
+        include: tuple[str, ...],
+        exclude: tuple[str, ...],
+        stored: FactsStore | None = None,
+    ):
         self.mappings = tuple(sorted(mappings, key=lambda m: -len(m.stack_root)))
         self.include = include
         self.exclude = tuple(prefix.rstrip("/") + "/" for prefix in exclude)
+        self.stored = stored  # where the running code, once recognised, is kept for the next process
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
-        return cls(settings.path_mappings, settings.in_app_include, settings.in_app_exclude)
+        from linkers.blame_index import index_or_none
+
+        return cls(settings.path_mappings, settings.in_app_include, settings.in_app_exclude, index_or_none(settings))
 
     def link(self, evidence: Evidence, repo: RepoView) -> Evidence:
         rev = evidence.revision
@@ -73,7 +83,7 @@ class PathMapper:
         in_app = [f for f in frames if f.in_app and f.repo_path]
         gone = self._gone(frames, repo, rev, in_app)
         ordered = [gone.get(f, f) for f in frames if (f.in_app and f.repo_path) or f in gone]  # the raise last
-        running = infer_running_revision(repo, rev, ordered)
+        running = infer_running_revision(repo, rev, ordered, self.stored)
         if running is None:
             return mapped
         reason = (

@@ -19,15 +19,19 @@ holds fewer than half of its frames.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from incidentbot.models import Frame
 from incidentbot.repo import RepoView
 from linkers.align import same_source, squash
-from linkers.scope import enclosing_scope
+from linkers.scope import FactsStore, enclosing_scope
 
 MAX_COMMITS = 300  # commits tried per trace; each costs one object read per file of the trace
+KEPT_KIND = "running_rev"  # the answers kept in the store (its git facts), for the next process
+RULES_VERSION = 1  # part of a kept answer's key: change it when the rules below change, and old answers go unused
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,18 +41,47 @@ class RunningRevision:
     checked: int  # frames with a line number and a source line or a function name to check it by
 
 
-def infer_running_revision(repo: RepoView, rev: str, frames: Sequence[Frame]) -> RunningRevision | None:
+def infer_running_revision(
+    repo: RepoView, rev: str, frames: Sequence[Frame], stored: FactsStore | None = None
+) -> RunningRevision | None:
     """A better revision than ``rev`` for these in-app frames, in the trace's order (the raise last), mapped at
-    ``rev`` or given the path their file had before it was moved or deleted; None when ``rev`` is as good."""
+    ``rev`` or given the path their file had before it was moved or deleted; None when ``rev`` is as good.
+    ``stored``: the store's git facts, where the answer is kept for the next process."""
     checkable = [f for f in frames if f.repo_path and f.lineno and f.lineno > 0 and (_source(f) or _method(f))]
     if not checkable:
         return None
     # A repeated error (a daemon's, a batch's) asks again at the same commit: the answer cannot have changed.
     key = ("running_revision", rev, tuple((f.repo_path, f.lineno, _source(f), _method(f)) for f in checkable))
     if key not in repo.memo:
-        repo.remember(key, _infer(repo, rev, checkable))
+        repo.remember(key, _kept_or_inferred(repo, rev, checkable, key, stored))
     found = repo.memo.get(key)
     return found if isinstance(found, RunningRevision) else None
+
+
+def kept_key(key: tuple[object, ...]) -> str:
+    """The store's key of an answer: the revision and the frames' evidence fix it (a commit's id fixes its
+    history), with the rules it was found by."""
+    return hashlib.sha256(json.dumps([RULES_VERSION, MAX_COMMITS, *key[1:]]).encode()).hexdigest()
+
+
+def _kept_or_inferred(
+    repo: RepoView, rev: str, checkable: list[Frame], key: tuple[object, ...], stored: FactsStore | None
+) -> RunningRevision | None:
+    """The answer another process kept (a trace pasted again walks no history), else the walk's, kept."""
+    if stored is None:
+        return _infer(repo, rev, checkable)
+    digest = kept_key(key)
+    kept = stored.git_facts(KEPT_KIND, [digest]).get(digest)
+    if kept is not None:
+        try:
+            value = json.loads(kept)
+            return None if value is None else RunningRevision(str(value[0]), int(value[1]), int(value[2]))
+        except (ValueError, TypeError, IndexError, KeyError):
+            pass  # a row that does not read is as good as none: walk again
+    found = _infer(repo, rev, checkable)
+    answer = None if found is None else [found.sha, found.matched, found.checked]
+    stored.save_git_facts(KEPT_KIND, {digest: json.dumps(answer)})
+    return found
 
 
 def _infer(repo: RepoView, rev: str, checkable: list[Frame]) -> RunningRevision | None:

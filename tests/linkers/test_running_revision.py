@@ -240,3 +240,49 @@ def test_function_names_alone_never_move_the_revision_on_a_tie(git_repo: GitRepo
     report = _triage(git_repo.root, trace)
     assert report["revision"] == head
     assert report["revision_reason"].startswith("last commit on the current branch")
+
+
+def test_the_running_code_recognised_is_kept_for_the_next_process(git_repo: GitRepoBuilder, tmp_path: Path) -> None:
+    """A trace pasted again in a new process (a re-run, the Action's next run) walks no history: the answer is
+    kept in the store's git facts, keyed by the revision and the frames' evidence; a row that does not read is
+    as good as none."""
+    import sqlite3
+
+    from incidentbot.models import Frame
+    from incidentbot.repo import RepoView
+    from linkers.blame_index import BlameIndex
+    from linkers.blame_index_sqlite import SqliteIndexStore
+    from linkers.running_revision import KEPT_KIND, RunningRevision, infer_running_revision
+
+    culprit, head = _history(git_repo)
+    frames = [
+        Frame("/srv/app/shop/cart.py", "checkout", lineno=5, repo_path="shop/cart.py", in_app=True,
+              context_line="return apply_discount(total, discount)"),
+        Frame("/srv/app/shop/pricing.py", "apply_discount", lineno=5, repo_path="shop/pricing.py", in_app=True,
+              context_line="return total / discount  # a percentage now"),
+    ]  # fmt: skip
+
+    def index(name: str) -> BlameIndex:
+        url = f"sqlite:///{tmp_path / name}.sqlite3"
+        from incidentbot.sqlite_schema import create_new_store
+
+        assert create_new_store(url)
+        store = SqliteIndexStore.open_existing(url)
+        assert store is not None
+        return BlameIndex(store, 10**9, 100)
+
+    first = index("first")
+    found = infer_running_revision(RepoView(git_repo.root), head, frames, first)
+    assert found is not None and found.sha == culprit
+    first.flush()
+    conn = sqlite3.connect(tmp_path / "first.sqlite3")
+    [(digest, kept)] = conn.execute("SELECT key, value_json FROM git_facts WHERE kind = ?", (KEPT_KIND,)).fetchall()
+    conn.close()
+    assert kept == f'["{culprit}", 2, 2]'
+    assert infer_running_revision(RepoView(git_repo.root), head, frames, first) == found  # a new process
+    planted = index("planted")  # what the store holds is what is answered: the store, not a walk, was asked
+    planted.save_git_facts(KEPT_KIND, {digest: f'["{"0" * 40}", 9, 9]'})
+    assert infer_running_revision(RepoView(git_repo.root), head, frames, planted) == RunningRevision("0" * 40, 9, 9)
+    broken = index("broken")
+    broken.save_git_facts(KEPT_KIND, {digest: "not json"})
+    assert infer_running_revision(RepoView(git_repo.root), head, frames, broken) == found
