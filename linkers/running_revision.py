@@ -67,9 +67,17 @@ def kept_key(key: tuple[object, ...]) -> str:
 def _kept_or_inferred(
     repo: RepoView, rev: str, checkable: list[Frame], key: tuple[object, ...], stored: FactsStore | None
 ) -> RunningRevision | None:
-    """The answer another process kept (a trace pasted again walks no history), else the walk's, kept."""
+    """None when the revision chosen by time stands (most traces: checked at once, nothing kept); else the answer
+    another process kept (a trace pasted again walks no history), else the walk's, then kept."""
+    holds = _HoldsByBlob(repo, checkable)
+    current = holds.at(rev, current=True)
+    names_only = not any(_source(f) for f in checkable)
+    if all(current) or (names_only and sum(current) * 2 >= len(checkable)):
+        # Function names alone (Java) hold over many revisions and scope detection can miss: when they are all
+        # the evidence, the revision chosen by time stands unless it holds fewer than half of the frames.
+        return None
     if stored is None:
-        return _infer(repo, rev, checkable)
+        return _walk(repo, rev, holds, current, names_only)
     digest = kept_key(key)
     kept = stored.git_facts(KEPT_KIND, [digest]).get(digest)
     if kept is not None:
@@ -78,20 +86,16 @@ def _kept_or_inferred(
             return None if value is None else RunningRevision(str(value[0]), int(value[1]), int(value[2]))
         except (ValueError, TypeError, IndexError, KeyError):
             pass  # a row that does not read is as good as none: walk again
-    found = _infer(repo, rev, checkable)
+    found = _walk(repo, rev, holds, current, names_only)
     answer = None if found is None else [found.sha, found.matched, found.checked]
     stored.save_git_facts(KEPT_KIND, {digest: json.dumps(answer)})
     return found
 
 
-def _infer(repo: RepoView, rev: str, checkable: list[Frame]) -> RunningRevision | None:
-    holds = _HoldsByBlob(repo, checkable)
-    current = holds.at(rev, current=True)
-    names_only = not any(_source(f) for f in checkable)
-    if all(current) or (names_only and sum(current) * 2 >= len(checkable)):
-        # Function names alone (Java) hold over many revisions and scope detection can miss: when they are all
-        # the evidence, the revision chosen by time stands unless it holds fewer than half of the frames.
-        return None
+def _walk(
+    repo: RepoView, rev: str, holds: _HoldsByBlob, current: tuple[bool, ...], names_only: bool
+) -> RunningRevision | None:
+    """The newest run of commits changing the trace's files that holds more frames than ``rev``: its earliest."""
     rank = _count if names_only else _rank
     best = rank(current)
     found: RunningRevision | None = None
@@ -99,8 +103,8 @@ def _infer(repo: RepoView, rev: str, checkable: list[Frame]) -> RunningRevision 
     for sha in repo.commits_changing(rev, holds.paths, MAX_COMMITS):
         held = holds.at(sha)
         if rank(held) > best or (rank(held) == best and in_run):
-            best, found, in_run = rank(held), RunningRevision(sha, sum(held), len(checkable)), True
-        elif found is not None and found.matched == len(checkable):
+            best, found, in_run = rank(held), RunningRevision(sha, sum(held), len(holds.frames)), True
+        elif found is not None and found.matched == len(holds.frames):
             break  # past the run of commits that hold every line: nothing older can hold more
         else:
             in_run = False

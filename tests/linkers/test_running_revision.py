@@ -280,6 +280,13 @@ def test_the_running_code_recognised_is_kept_for_the_next_process(git_repo: GitR
     conn.close()
     assert kept == f'["{culprit}", 2, 2]'
     assert infer_running_revision(RepoView(git_repo.root), head, frames, first) == found  # a new process
+    # A trace whose code has not moved (most) is answered at once and keeps nothing: the store grows only by
+    # the traces that needed the walk.
+    assert infer_running_revision(RepoView(git_repo.root), head, frames[:1], first) is None
+    first.flush()
+    conn = sqlite3.connect(tmp_path / "first.sqlite3")
+    assert conn.execute("SELECT COUNT(*) FROM git_facts WHERE kind = ?", (KEPT_KIND,)).fetchone() == (1,)
+    conn.close()
     planted = index("planted")  # what the store holds is what is answered: the store, not a walk, was asked
     planted.save_git_facts(KEPT_KIND, {digest: f'["{"0" * 40}", 9, 9]'})
     assert infer_running_revision(RepoView(git_repo.root), head, frames, planted) == RunningRevision("0" * 40, 9, 9)
