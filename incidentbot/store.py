@@ -48,6 +48,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, S
 
 from incidentbot.errors import ConfigError, ReportError, StoreUnavailable
 from incidentbot.models import Analysis, Delivery, Incident, IncidentState, Report
+from incidentbot.sqlite_schema import PRAGMAS
 
 LEASE_SECONDS = 300.0  # a post that takes longer than this is presumed dead
 # A daemon worker beats every few seconds (a row "alive:<worker>" in cursors, holding its store's holder); one
@@ -1049,12 +1050,8 @@ def _engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            # WAL lets readers run beside the one writer; several processes share one file.
-            dbapi_conn.execute("PRAGMA journal_mode=WAL")
-            dbapi_conn.execute("PRAGMA busy_timeout=30000")
-            # In WAL mode NORMAL survives any process crash (kill -9 included); only a power loss can undo the
-            # last commits. It makes each commit several times cheaper.
-            dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+            for pragma in PRAGMAS:
+                dbapi_conn.execute(f"PRAGMA {pragma}")
 
         return engine
     # A database host that does not answer (rather than refusing) must not hold a request or a worker for the

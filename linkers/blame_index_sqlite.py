@@ -13,6 +13,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from incidentbot.sqlite_schema import PRAGMAS
+
 MIGRATION = "m007_git_facts"  # the newest of the tables used here (m005: the blame index)
 TOUCH_SECONDS = 300.0  # as incidentbot.store.BLAME_TOUCH_SECONDS
 _KEY = "repo = ? AND revision = ? AND options = ? AND path = ?"
@@ -25,7 +27,7 @@ class SqliteIndexStore:
         self.path = path
         self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
-        for pragma in ("journal_mode=WAL", "busy_timeout=30000", "synchronous=NORMAL"):
+        for pragma in PRAGMAS:
             self._conn.execute(f"PRAGMA {pragma}")
 
     @classmethod
