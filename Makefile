@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: venv demo test fuzz lint bench chaos examples clean
+.PHONY: venv demo test fuzz lint bench chaos examples clean sqlite-schema
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "incidentbot needs Python 3.11 or newer: set PYTHON=python3.11")'
@@ -36,6 +36,10 @@ examples: venv
 
 test: venv $(SENTRY3)/.installed
 	INCIDENTBOT_TEST_SENTRY3_PYTHON=$(CURDIR)/$(SENTRY3)/bin/python $(PY) -m pytest
+
+# After adding a store migration: the tables a new SQLite store is created with, without SQLAlchemy.
+sqlite-schema: venv
+	$(PY) -c "from incidentbot.store import write_sqlite_schema; print('wrote', write_sqlite_schema())"
 
 # The property tests of the parsers, renderers and redaction, longer than in `make test` (FUZZ_EXAMPLES each).
 FUZZ_EXAMPLES ?= 5000

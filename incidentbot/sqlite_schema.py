@@ -5,8 +5,7 @@ SQLAlchemy (about 0.25 s) only to create the store's tables. It creates them her
 ``sqlite_schema.sql``: the ``CREATE`` statements SQLite recorded for a store that ``incidentbot.store`` migrated
 from nothing, and the names of the migrations they stand for. A test creates a store both ways and compares the
 two, so the file cannot drift from the migrations; after adding a migration, write it again with
-
-    python -m incidentbot.sqlite_schema
+``make sqlite-schema`` (``incidentbot.store.write_sqlite_schema``).
 
 An existing file, PostgreSQL, or any failure here is left to ``incidentbot.store.Store``, which migrates.
 """
@@ -86,20 +85,3 @@ def schema_of(path: Path) -> str:
         conn.close()
     head = "".join(f"{_MIGRATION_MARK}{name}\n" for name in names)
     return head + "".join(f"{sql};\n" for sql in tables)
-
-
-def main() -> None:
-    """Write ``sqlite_schema.sql`` from a store that ``incidentbot.store`` migrates from nothing."""
-    import tempfile
-
-    from incidentbot.store import open_store
-
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "schema.sqlite3"
-        open_store(f"sqlite:///{path}").close()
-        SCHEMA_FILE.write_text(schema_of(path), encoding="utf-8")
-    print(f"wrote {SCHEMA_FILE}")
-
-
-if __name__ == "__main__":
-    main()

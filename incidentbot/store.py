@@ -48,7 +48,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, S
 
 from incidentbot.errors import ConfigError, ReportError, StoreUnavailable
 from incidentbot.models import Analysis, Delivery, Incident, IncidentState, Report
-from incidentbot.sqlite_schema import PRAGMAS
+from incidentbot.sqlite_schema import PRAGMAS, SCHEMA_FILE, schema_of
 
 LEASE_SECONDS = 300.0  # a post that takes longer than this is presumed dead
 # A daemon worker beats every few seconds (a row "alive:<worker>" in cursors, holding its store's holder); one
@@ -1030,6 +1030,18 @@ def _dialect_insert(dialect: str, table: Table) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(table)
+
+
+def write_sqlite_schema() -> Path:
+    """Write ``incidentbot/sqlite_schema.sql`` (a new SQLite store's tables, made without SQLAlchemy) from a store
+    migrated from nothing: ``make sqlite-schema`` after adding a migration."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "schema.sqlite3"
+        open_store(f"sqlite:///{path}").close()
+        SCHEMA_FILE.write_text(schema_of(path), encoding="utf-8")
+    return SCHEMA_FILE
 
 
 def open_store(url: str, lease_seconds: float = LEASE_SECONDS) -> Store:

@@ -455,5 +455,5 @@ def test_the_shipped_sqlite_schema_is_what_the_migrations_give(tmp_path: Path) -
     path = tmp_path / "migrated.sqlite3"
     _open(f"sqlite:///{path}")
     assert schema_of(path) == SCHEMA_FILE.read_text(encoding="utf-8"), (
-        "the migrations changed: run `python -m incidentbot.sqlite_schema` to write incidentbot/sqlite_schema.sql"
+        "the migrations changed: run `make sqlite-schema` to write incidentbot/sqlite_schema.sql"
     )
