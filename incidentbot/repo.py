@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import git
 
@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 _REGULAR_FILE_MODES = {"100644", "100755"}
 _MAX_CACHED_REVISIONS = 8
 _MAX_MEMO = 2048
+ConfigLevel = Literal["system", "user", "global", "repository"]
+_CONFIG_LEVELS: tuple[ConfigLevel, ...] = ("system", "user", "global", "repository")  # what config_reader reads
 _GITHUB_REMOTE = re.compile(r"^(?:https://|ssh://git@|git@)github\.com[:/](?P<slug>[^/\s]+/[^/\s]+?)(?:\.git)?/?$")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _SHORTSTAT = re.compile(r"(\d+) (file|insertion|deletion)")
@@ -68,6 +70,7 @@ class RepoView:
         self._tracked_sets: dict[str, frozenset[str]] = {}
         self._graph_checked = False
         self._shallow: bool | None = None
+        self._mailmap_config: tuple[tuple[tuple[int, int] | None, ...], bool] | None = None
         self.memo: dict[tuple[object, ...], object] = {}  # results keyed by commit: they never go stale
 
     # ---- revisions -------------------------------------------------------------------------------------
@@ -158,11 +161,17 @@ class RepoView:
     def has_mailmap(self) -> bool:
         """Whether git would rename any author here: a ``.mailmap`` in the checkout, or ``mailmap.file`` or
         ``mailmap.blob`` set (a bare repository reads ``HEAD:.mailmap`` by default). Read each time (a pull can
-        add the file) from the files alone, so most repositories skip a git process per triage."""
+        add the file) from the files alone, so most repositories skip a git process per triage. The git
+        configuration is parsed again only when one of its files changed (size or time; a file it includes is not
+        watched)."""
         if self.bare or (self.root / ".mailmap").is_file():
             return True
-        config = self.git_repo.config_reader()
-        return bool(config.has_option("mailmap", "file") or config.has_option("mailmap", "blob"))
+        stamp = tuple(_stamp(self.git_repo._get_config_path(level)) for level in _CONFIG_LEVELS)
+        if self._mailmap_config is None or self._mailmap_config[0] != stamp:
+            config = self.git_repo.config_reader()
+            named = bool(config.has_option("mailmap", "file") or config.has_option("mailmap", "blob"))
+            self._mailmap_config = (stamp, named)
+        return self._mailmap_config[1]
 
     def commit_time(self, sha: str) -> datetime:
         out = str(self.git.show("-s", "--format=%ct", sha)).strip()
@@ -423,3 +432,12 @@ class RepoView:
 def _glob_escape(name: str) -> str:
     """A file name as a literal inside a ``:(glob)`` pathspec."""
     return "".join(f"\\{c}" if c in "*?[]\\" else c for c in name)
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    """A file's size and modification time, None when it is absent: what says it may have changed."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_size, stat.st_mtime_ns)

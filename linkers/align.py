@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from functools import lru_cache
 
 from incidentbot.models import Frame
 
@@ -58,11 +59,12 @@ def _by_text_alone(frame: Frame, lines: tuple[str, ...], lineno: int | None) -> 
 def _nearest(
     lines: tuple[str, ...], lineno: int, wanted: str, frame: Frame, distance: int = _MAX_DISTANCE
 ) -> int | None:
-    matches = [
-        number
-        for number in range(max(1, lineno - distance), min(len(lines), lineno + distance) + 1)
-        if same_source(lines[number - 1], wanted)
-    ]
+    span = range(max(1, lineno - distance), min(len(lines), lineno + distance) + 1)
+    if "[REDACTED:" in wanted:
+        matches = [number for number in span if same_source(lines[number - 1], wanted)]
+    else:  # the common case: compare with the file's lines squashed once (a daemon aligns the same files again)
+        squashed = _squashed(lines)
+        matches = [number for number in span if squashed[number - 1] == wanted]
     if not matches:
         return None
     return min(matches, key=lambda number: (-_context_score(lines, number, frame), abs(number - lineno)))
@@ -78,6 +80,13 @@ def _context_score(lines: tuple[str, ...], number: int, frame: Frame) -> int:
         if number + offset <= len(lines) and same_source(lines[number + offset - 1], squash(text)):
             score += 1
     return score
+
+
+@lru_cache(maxsize=64)
+def _squashed(lines: tuple[str, ...]) -> tuple[str, ...]:
+    """Every line of a file squashed; keyed by the lines themselves (the repository keeps one tuple per file and
+    revision, so a hit costs one hash of cached string hashes)."""
+    return tuple(squash(line) for line in lines)
 
 
 def squash(text: str) -> str:

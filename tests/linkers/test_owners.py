@@ -132,6 +132,20 @@ def test_mailmap_named_by_config_or_read_by_a_bare_repository(git_repo: GitRepoB
     assert [p.name for p in canonical_people(RepoView(bare), old_bob)] == ["Robert Builder"]
 
 
+def test_one_repository_view_sees_mailmap_config_set_and_unset(git_repo: GitRepoBuilder, tmp_path: Path) -> None:
+    """A daemon keeps its RepoView: the parsed git config is reused only while its files are unchanged."""
+    old_bob = [Person("bob", "bob@old-laptop.local")]
+    git_repo.commit("code", ALICE, "2024-01-01T00:00:00", {"a.py": "x = 1\n"})
+    repo = RepoView(git_repo.root)
+    assert [p.name for p in canonical_people(repo, old_bob)] == ["bob"]
+    outside = tmp_path / "people.mailmap"
+    outside.write_text("Robert Builder <bob@example.com> <bob@old-laptop.local>\n")
+    git_repo.git("config", "mailmap.file", str(outside))
+    assert [p.name for p in canonical_people(repo, old_bob)] == ["Robert Builder"]
+    git_repo.git("config", "--unset", "mailmap.file")
+    assert [p.name for p in canonical_people(repo, old_bob)] == ["bob"]
+
+
 @pytest.mark.parametrize(
     ("email", "login"),
     [
