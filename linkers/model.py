@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -28,16 +28,25 @@ class LinearModel:
     scales: tuple[float, ...]
     coefficients: tuple[float, ...]
     intercept: float
+    # (name, mean, scale, coefficient) per feature, zipped once: a triage scores dozens of candidates.
+    _terms: tuple[tuple[str, float, float, float], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        terms = tuple(zip(self.features, self.means, self.scales, self.coefficients, strict=True))
+        object.__setattr__(self, "_terms", terms)
 
     def contributions(self, values: Mapping[str, float]) -> dict[str, float]:
         """Each feature's share of the log-odds, relative to an average candidate of the training corpus."""
-        return {
-            name: coef * (float(values.get(name, mean)) - mean) / scale
-            for name, mean, scale, coef in zip(self.features, self.means, self.scales, self.coefficients, strict=True)
-        }
+        return {name: coef * (float(values.get(name, mean)) - mean) / scale for name, mean, scale, coef in self._terms}
 
     def logit(self, values: Mapping[str, float]) -> float:
-        return self.intercept + sum(self.contributions(values).values())
+        """The intercept plus the contributions, summed in the same order (a feature left out adds nothing)."""
+        total = 0.0
+        for name, mean, scale, coef in self._terms:
+            value = values.get(name)
+            if value is not None:
+                total += coef * (float(value) - mean) / scale
+        return self.intercept + total
 
     def probability(self, values: Mapping[str, float]) -> float:
         z = self.logit(values)
