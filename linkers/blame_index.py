@@ -378,18 +378,29 @@ class BlameIndex:
         paths = [path for path in missing if held[base_keys[path]].lines or not repo.is_tracked(path, base)]
         left: dict[str, list[int]] = {path: list(lines) for path, lines in missing.items() if path not in paths}
 
-        def one(path: str) -> tuple[str, tuple[FileBlame, set[str]] | None]:
-            return path, _range_blame(repo, base, rev, path, missing[path], ignores[path])
-
         # Lines git leaves on R1: (R1 path, R1 line) per R2 line, by path at R1.
         at_base: dict[str, list[tuple[str, int, int]]] = {}
-        # A file no commit in R1..R2 changed is R1's, line for line: no blame to run (most files, most deploys).
         at_r1 = [path for path in paths if repo.is_tracked(path, base)]
-        changed = _paths_changed(repo, base, rev, at_r1)
-        for path in [p for p in at_r1 if p not in changed] if changed is not None else []:
+        # A file whose content differs at R1 and R2 was changed in R1..R2: its range blame starts at once, beside
+        # the one git log that tells which of the others a commit touched (and put back, as a revert does).
+        same = [path for path in at_r1 if repo.blob_id(base, path) == repo.blob_id(rev, path)]
+        ranged: dict[str, tuple[FileBlame, set[str]] | None] = {}
+        touched: list[set[str] | None] = []
+
+        def job(path: str | None) -> None:
+            if path is None:
+                touched.append(_paths_changed(repo, base, rev, same))
+            else:
+                ranged[path] = _range_blame(repo, base, rev, path, missing[path], ignores[path])
+
+        in_parallel(job, [None] * bool(same) + [path for path in paths if path not in same])
+        changed = touched[0] if touched else set()
+        put_back = [path for path in same if changed is None or path in changed]
+        in_parallel(job, put_back)
+        # A file no commit in R1..R2 changed is R1's, line for line: no blame to run (most files, most deploys).
+        for path in [p for p in same if p not in put_back]:
             at_base[path] = [(path, number, number) for number in missing[path]]
         paths = [path for path in paths if path not in at_base]
-        ranged = dict(in_parallel(one, paths))
         for path in paths:
             found = ranged[path]
             if found is None:
