@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 _REGULAR_FILE_MODES = {"100644", "100755"}
 _MAX_CACHED_REVISIONS = 8
 _MAX_MEMO = 2048
-ConfigLevel = Literal["system", "user", "global", "repository"]
-_CONFIG_LEVELS: tuple[ConfigLevel, ...] = ("system", "user", "global", "repository")  # what config_reader reads
+_ConfigLevel = Literal["system", "user", "global", "repository"]
+_CONFIG_LEVELS: tuple[_ConfigLevel, ...] = ("system", "user", "global", "repository")  # what config_reader reads
 _GITHUB_REMOTE = re.compile(r"^(?:https://|ssh://git@|git@)github\.com[:/](?P<slug>[^/\s]+/[^/\s]+?)(?:\.git)?/?$")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _SHORTSTAT = re.compile(r"(\d+) (file|insertion|deletion)")
@@ -70,7 +70,7 @@ class RepoView:
         self._tracked_sets: dict[str, frozenset[str]] = {}
         self._graph_checked = False
         self._shallow: bool | None = None
-        self._mailmap_config: tuple[tuple[tuple[int, int] | None, ...], bool] | None = None
+        self._mailmap_config: tuple[tuple[tuple[int, int] | None, ...] | None, bool] | None = None
         self.memo: dict[tuple[object, ...], object] = {}  # results keyed by commit: they never go stale
 
     # ---- revisions -------------------------------------------------------------------------------------
@@ -166,12 +166,20 @@ class RepoView:
         watched)."""
         if self.bare or (self.root / ".mailmap").is_file():
             return True
-        stamp = tuple(_stamp(self.git_repo._get_config_path(level)) for level in _CONFIG_LEVELS)
-        if self._mailmap_config is None or self._mailmap_config[0] != stamp:
+        stamp = self._config_stamp()
+        if self._mailmap_config is None or stamp is None or self._mailmap_config[0] != stamp:
             config = self.git_repo.config_reader()
             named = bool(config.has_option("mailmap", "file") or config.has_option("mailmap", "blob"))
             self._mailmap_config = (stamp, named)
         return self._mailmap_config[1]
+
+    def _config_stamp(self) -> tuple[tuple[int, int] | None, ...] | None:
+        """Size and time of each git config file GitPython reads; None (read the config again) when its private
+        way of naming them is gone in another GitPython version."""
+        try:
+            return tuple(_stamp(self.git_repo._get_config_path(level)) for level in _CONFIG_LEVELS)
+        except (AttributeError, TypeError, ValueError, NotADirectoryError):
+            return None
 
     def commit_time(self, sha: str) -> datetime:
         out = str(self.git.show("-s", "--format=%ct", sha)).strip()

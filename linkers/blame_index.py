@@ -393,7 +393,8 @@ class BlameIndex:
             else:
                 ranged[path] = _range_blame(repo, base, rev, path, missing[path], ignores[path])
 
-        in_parallel(job, [None] * bool(same) + [path for path in paths if path not in same])
+        log_of_same: list[str | None] = [None] if same else []
+        in_parallel(job, log_of_same + [path for path in paths if path not in same])
         changed = touched[0] if touched else set()
         put_back = [path for path in same if changed is None or path in changed]
         in_parallel(job, put_back)
