@@ -33,6 +33,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -42,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import git
 
 from incidentbot.models import Person
-from incidentbot.repo import RepoView, in_parallel
+from incidentbot.repo import GIT_PROCESSES, RepoView, in_parallel
 from linkers.blame_git import BlamedLine, FileBlame, _CommitMeta, _run_blame, parse_porcelain_fields
 from linkers.history import USE_AFTER_BLAMES, FirstParentHistory
 
@@ -381,23 +382,20 @@ class BlameIndex:
         # Lines git leaves on R1: (R1 path, R1 line) per R2 line, by path at R1.
         at_base: dict[str, list[tuple[str, int, int]]] = {}
         at_r1 = [path for path in paths if repo.is_tracked(path, base)]
-        # A file whose content differs at R1 and R2 was changed in R1..R2: its range blame starts at once, beside
-        # the one git log that tells which of the others a commit touched (and put back, as a revert does).
+        # A file whose content differs at R1 and R2 was changed in R1..R2: its range blame starts at once, while
+        # one git log tells which of the others a commit touched (and put back, as a revert does); the blames of
+        # those start as soon as the log has answered, beside the first ones.
         same = [path for path in at_r1 if repo.blob_id(base, path) == repo.blob_id(rev, path)]
-        ranged: dict[str, tuple[FileBlame, set[str]] | None] = {}
-        touched: list[set[str] | None] = []
+        with ThreadPoolExecutor(max_workers=GIT_PROCESSES) as pool:
 
-        def job(path: str | None) -> None:
-            if path is None:
-                touched.append(_paths_changed(repo, base, rev, same))
-            else:
-                ranged[path] = _range_blame(repo, base, rev, path, missing[path], ignores[path])
+            def blame_range(path: str) -> Future[tuple[FileBlame, set[str]] | None]:
+                return pool.submit(_range_blame, repo, base, rev, path, missing[path], ignores[path])
 
-        log_of_same: list[str | None] = [None] if same else []
-        in_parallel(job, log_of_same + [path for path in paths if path not in same])
-        changed = touched[0] if touched else set()
-        put_back = [path for path in same if changed is None or path in changed]
-        in_parallel(job, put_back)
+            started = {path: blame_range(path) for path in paths if path not in same}
+            changed = _paths_changed(repo, base, rev, same) if same else set()
+            put_back = [path for path in same if changed is None or path in changed]
+            started.update({path: blame_range(path) for path in put_back})
+            ranged = {path: future.result() for path, future in started.items()}
         # A file no commit in R1..R2 changed is R1's, line for line: no blame to run (most files, most deploys).
         for path in [p for p in same if p not in put_back]:
             at_base[path] = [(path, number, number) for number in missing[path]]
