@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, cast
 
 import git
 
@@ -34,6 +34,7 @@ GIT_PROCESSES = 4  # git processes one triage runs at a time
 _FACTS_PER_PROCESS = 2  # commits per ``git log`` below which one more process costs more than it saves
 
 T = TypeVar("T")
+_ABSENT = object()  # a memo key not there (None is an answer)
 R = TypeVar("R")
 
 
@@ -126,17 +127,17 @@ class RepoView:
     def _committer_time(self, sha: str) -> int | None:
         """A commit's committer time in seconds, from its object (git's ``--before`` compares this time); None
         when the object does not read as a commit."""
-        key = ("committer_time", sha)
-        if key not in self.memo:
-            try:
-                _, _, _, data = self.git.get_object_data(sha)
-                header = bytes(data).split(b"\n\n", 1)[0].split(b"\n")
-                committer = next(line for line in header if line.startswith(b"committer "))
-                self.remember(key, int(committer.rsplit(b" ", 2)[-2]))
-            except (git.GitCommandError, ValueError, StopIteration, IndexError):
-                return None
-        found = self.memo.get(key)
-        return found if isinstance(found, int) else None
+
+        def read() -> int:
+            _, _, _, data = self.git.get_object_data(sha)
+            header = bytes(data).split(b"\n\n", 1)[0].split(b"\n")
+            committer = next(line for line in header if line.startswith(b"committer "))
+            return int(committer.rsplit(b" ", 2)[-2])
+
+        try:
+            return self.once(("committer_time", sha), read)
+        except (git.GitCommandError, ValueError, StopIteration, IndexError):
+            return None
 
     def is_ancestor(self, older: str, newer: str) -> bool:
         try:
@@ -184,6 +185,15 @@ class RepoView:
     def commit_time(self, sha: str) -> datetime:
         out = str(self.git.show("-s", "--format=%ct", sha)).strip()
         return datetime.fromtimestamp(int(out), tz=UTC)
+
+    def once(self, key: tuple[object, ...], compute: Callable[[], R]) -> R:
+        """``compute()``'s answer for a key fixed by commits (it never goes stale), computed once while the memo
+        keeps it; an exception is not kept, so the next ask tries again."""
+        found = self.memo.get(key, _ABSENT)
+        if found is _ABSENT:
+            found = compute()
+            self.remember(key, found)
+        return cast(R, found)
 
     def remember(self, key: tuple[object, ...], value: object) -> None:
         """Keep a result computed at a fixed commit (bounded, so a long-running daemon stays flat)."""
@@ -426,15 +436,16 @@ class RepoView:
     # ---- remote ----------------------------------------------------------------------------------------
     def github_url(self) -> str | None:
         """https://github.com/owner/name for an ``origin`` on GitHub, else None (asked once per view)."""
-        if ("github_url",) not in self.memo:
+
+        def read() -> str | None:
             try:
                 url = str(self.git.config("--get", "remote.origin.url")).strip()
             except git.GitCommandError:
                 url = ""
             match = _GITHUB_REMOTE.match(url)
-            self.remember(("github_url",), f"https://github.com/{match['slug']}" if match else None)
-        found = self.memo.get(("github_url",))
-        return found if isinstance(found, str) else None
+            return f"https://github.com/{match['slug']}" if match else None
+
+        return self.once(("github_url",), read)
 
 
 def _glob_escape(name: str) -> str:

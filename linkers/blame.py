@@ -191,22 +191,18 @@ def _scope(
         return None
     if path.endswith(".py"):
         return _SCOPES.enclosing((str(repo.root), rev, path), lines, line, path, stored, repo.blob_sha(path, rev))
-    key = ("scope", rev, path, line)
-    if key not in repo.memo:
-        repo.remember(key, enclosing_scope(lines, line, path))
-    found = repo.memo[key]
-    return found if isinstance(found, Scope) else None
+    return repo.once(("scope", rev, path, line), lambda: enclosing_scope(lines, line, path))
 
 
 def ignore_revs(repo: RepoView, rev: str) -> tuple[str, ...]:
     """Commits listed in the repository's .git-blame-ignore-revs at the revision (read once per revision)."""
-    key = ("ignore_revs", rev)
-    if key not in repo.memo:
+
+    def read() -> tuple[str, ...]:
         text = repo.read_text(IGNORE_REVS_FILE, rev) or ""
         shas = (line.split("#", 1)[0].strip().lower() for line in text.splitlines())
-        repo.remember(key, tuple(sha for sha in shas if _HEX40.match(sha)))
-    found = repo.memo.get(key)
-    return found if isinstance(found, tuple) else ()
+        return tuple(sha for sha in shas if _HEX40.match(sha))
+
+    return repo.once(("ignore_revs", rev), read)
 
 
 def _group_lines(targets: Iterable[BlameTarget]) -> dict[str, list[tuple[int, int]]]:
@@ -261,12 +257,7 @@ def blame_file(
     if not ranges:
         return FileBlame({}, {})
     key = ("blame", rev, path, tuple(ranges), tuple(ignore))
-    cached = repo.memo.get(key)
-    if isinstance(cached, FileBlame):
-        return cached
-    result = _run_blame(repo, rev, path, ranges, ignore)
-    repo.remember(key, result)
-    return result
+    return repo.once(key, lambda: _run_blame(repo, rev, path, ranges, ignore))
 
 
 def _reblame_cosmetic(

@@ -529,42 +529,34 @@ def _paths_changed(repo: RepoView, base: str, rev: str, paths: Sequence[str]) ->
 
 def _distance(repo: RepoView, older: str, newer: str) -> int | None:
     """Commits in older..newer when ``older`` is an ancestor of ``newer``, else None (cached per pair)."""
-    key = ("blame-index-distance", older, newer)
-    if key not in repo.memo:
-        distance: int | None = None
-        if repo.is_ancestor(older, newer):
-            try:
-                distance = int(str(repo.git.rev_list("--count", f"{older}..{newer}", "--")).strip())
-            except (git.GitCommandError, ValueError):
-                distance = None
-        repo.remember(key, distance)
-    found = repo.memo[key]
-    return found if isinstance(found, int) else None
+
+    def count() -> int | None:
+        if not repo.is_ancestor(older, newer):
+            return None
+        try:
+            return int(str(repo.git.rev_list("--count", f"{older}..{newer}", "--")).strip())
+        except (git.GitCommandError, ValueError):
+            return None
+
+    return repo.once(("blame-index-distance", older, newer), count)
 
 
 def blob_lines(repo: RepoView, rev: str, path: str) -> tuple[str, ...]:
     """The file's lines at the revision as git blame numbers them (split at newlines only)."""
-    key = ("blame-index-blob", rev, path)
-    found = repo.memo.get(key)
-    if isinstance(found, tuple):
-        return found
-    text = repo.read_text(path, rev) or ""
-    lines = tuple(text.split("\n"))
-    if lines and lines[-1] == "":
-        lines = lines[:-1]
-    repo.remember(key, lines)
-    return lines
+
+    def read() -> tuple[str, ...]:
+        lines = tuple((repo.read_text(path, rev) or "").split("\n"))
+        return lines[:-1] if lines and lines[-1] == "" else lines
+
+    return repo.once(("blame-index-blob", rev, path), read)
 
 
 def repository_key(repo: RepoView) -> str:
     """The repository, by its folder (a revision's sha already fixes the history; this groups for eviction)."""
-    key = ("blame-index-repo",)
-    found = repo.memo.get(key)
-    if isinstance(found, str):
-        return found
-    value = hashlib.sha256(str(Path(repo.git_repo.common_dir).resolve()).encode()).hexdigest()[:32]
-    repo.remember(key, value)
-    return value
+    return repo.once(
+        ("blame-index-repo",),
+        lambda: hashlib.sha256(str(Path(repo.git_repo.common_dir).resolve()).encode()).hexdigest()[:32],
+    )
 
 
 def options_key(repo: RepoView, ignore: Sequence[str]) -> str:

@@ -131,15 +131,14 @@ def _keys(owner: Owner) -> set[str]:
 def _parsed_codeowners(repo: RepoView, rev: str, place: str) -> CodeOwners | Exception | None:
     """The CODEOWNERS file at ``place`` parsed once per revision (its rules compile to patterns, and a daemon
     asks for every event); None when there is no such file, the error when it does not parse."""
-    key = ("codeowners", rev, place)
-    if key not in repo.memo:
+
+    def parse() -> CodeOwners | Exception | None:
         text = repo.read_text(place, rev)
-        parsed: CodeOwners | Exception | None = None
-        if text is not None:
-            try:
-                parsed = CodeOwners(text)
-            except Exception as exc:  # noqa: BLE001 - kept, and reported where the file is used
-                parsed = exc
-        repo.remember(key, parsed)
-    found = repo.memo.get(key)
-    return found if found is None or isinstance(found, CodeOwners | Exception) else None
+        if text is None:
+            return None
+        try:
+            return CodeOwners(text)
+        except Exception as exc:  # noqa: BLE001 - kept, and reported where the file is used
+            return exc
+
+    return repo.once(("codeowners", rev, place), parse)

@@ -52,10 +52,7 @@ def infer_running_revision(
         return None
     # A repeated error (a daemon's, a batch's) asks again at the same commit: the answer cannot have changed.
     key = ("running_revision", rev, tuple((f.repo_path, f.lineno, _source(f), _method(f)) for f in checkable))
-    if key not in repo.memo:
-        repo.remember(key, _kept_or_inferred(repo, rev, checkable, key, stored))
-    found = repo.memo.get(key)
-    return found if isinstance(found, RunningRevision) else None
+    return repo.once(key, lambda: _kept_or_inferred(repo, rev, checkable, key, stored))
 
 
 def kept_key(key: tuple[object, ...]) -> str:
