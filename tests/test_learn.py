@@ -20,6 +20,7 @@ from click.testing import CliRunner, Result
 from incidentbot import pipeline, settings
 from incidentbot.commands.cli import main
 from incidentbot.models import Evidence
+from linkers.calibration import MIN_CASES
 from tests.gitbuilder import ALICE, BOB, CAROL, GitRepoBuilder
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -213,7 +214,7 @@ def test_dry_run_shows_what_it_would_store_and_writes_nothing(habit_repo: Fixtur
     assert "5 labelled case(s) would store" not in result.stdout
     assert "5 labelled case(s) would be stored" in result.stdout
     assert f"#1: fix {habit_repo.incidents[0].fix[:12]} (commit_message)" in result.stdout
-    assert "needs 20 cases (has 5)" in result.stdout
+    assert f"needs {MIN_CASES} cases (has 5)" in result.stdout
     assert not (tmp_path / "state").exists()  # no store was created
 
 
