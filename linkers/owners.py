@@ -1,7 +1,10 @@
-"""Owners of the failing code: CODEOWNERS, the top suspect's author, and the failing lines' latest author.
+"""Owners of the failing code: the top suspect's author, CODEOWNERS, and the failing lines' latest author.
 
-The top suspect's author comes first among people: on the training corpus, cross-validated across projects, that
-names an author of the culprit more often than a fitted model over the suspects' authors (benchmarks/results.md).
+The top suspect's author comes first: on the training corpus, cross-validated across projects, that names an
+author of the culprit more often than a fitted model over the suspects' authors (benchmarks/results.md), and a
+CODEOWNERS entry (a team, or a login with no name or e-mail) names the person who wrote the culprit only by
+chance. The declared owners follow: the report's one-line summary names the first of them as "Owner"
+(``incidentbot.draft.template.cause_and_owner``).
 
 CODEOWNERS follows GitHub: the first of ``.github/CODEOWNERS``, ``CODEOWNERS``, ``docs/CODEOWNERS`` found at the
 revision is used, and the last matching pattern wins (the ``codeowners`` package implements the matching).
@@ -37,9 +40,12 @@ class OwnerFinder:
         if evidence.location is None or evidence.revision is None:
             return evidence
         warnings: list[str] = []
-        owners = codeowners_for(repo, evidence.revision, evidence.location.path, warnings)
-        owners += self._authors(evidence, repo)
-        return replace(evidence, owners=_dedupe(owners), warnings=evidence.warnings + tuple(warnings))
+        declared = codeowners_for(repo, evidence.revision, evidence.location.path, warnings)
+        authors = self._authors(evidence, repo)
+        suspect_author = [o for o in authors if o.source == "suspect-author"]
+        others = [o for o in authors if o.source != "suspect-author"]
+        owners = _dedupe([*suspect_author, *declared, *others])
+        return replace(evidence, owners=owners, warnings=evidence.warnings + tuple(warnings))
 
     def _authors(self, evidence: Evidence, repo: RepoView) -> list[Owner]:
         found: list[tuple[Person, OwnerSource, str]] = []

@@ -85,8 +85,8 @@ def cause_and_owner(evidence: Evidence) -> str:
         top = evidence.suspects[0]
         who = top.author.name or top.author.github_login or "an author with no name in git"
         text += f" Most likely cause: {md_code(top.sha[:7])} by {md_text(who)} (score {top.score:.2f})."
-    if evidence.owners:
-        owner = evidence.owners[0]
+    if evidence.owners:  # the declared owner (CODEOWNERS) when there is one: the suspect's author is named above
+        owner = next((o for o in evidence.owners if o.source == "codeowners"), evidence.owners[0])
         name = owner.team or (owner.person and (owner.person.github_login or owner.person.name))
         text += f" Owner: {md_text(name or '?')}."
     return text

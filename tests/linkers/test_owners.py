@@ -1,4 +1,4 @@
-"""Owners: CODEOWNERS with GitHub's rules, the top suspect's author, the failing line's latest author."""
+"""Owners: the top suspect's author, CODEOWNERS with GitHub's rules, the failing line's latest author."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from incidentbot.draft.template import cause_and_owner
 from incidentbot.models import (
     CodeLocation,
     CommitInfo,
@@ -19,6 +20,7 @@ from incidentbot.models import (
     SuspectCommit,
     Trace,
 )
+from incidentbot.render_safe import md_text
 from incidentbot.repo import RepoView
 from linkers.identity import canonical_people, github_login
 from linkers.owners import OwnerFinder, codeowners_for
@@ -99,9 +101,33 @@ def test_owner_finder_orders_and_deduplicates(git_repo: GitRepoBuilder) -> None:
     owners = finder.link(
         _evidence(sha, suspects=(suspect,), blame=(line,), commits=(commit,)), RepoView(git_repo.root)
     ).owners
-    assert [o.source for o in owners] == ["codeowners", "suspect-author"]  # the line author is Bob again: merged
-    assert owners[1].person is not None and owners[1].person.github_login == "bob-gh"
-    assert "aaaaaaa" in owners[1].reason
+    # The culprit's likely author first, then the declared owners; the line author is Bob again: merged.
+    assert [o.source for o in owners] == ["suspect-author", "codeowners"]
+    assert owners[0].person is not None and owners[0].person.github_login == "bob-gh"
+    assert "aaaaaaa" in owners[0].reason
+    assert owners[1].team == "@org/payments"
+
+
+def test_summary_names_the_declared_owner_and_a_codeowner_who_wrote_the_suspect_once(
+    git_repo: GitRepoBuilder,
+) -> None:
+    sha = git_repo.commit(
+        "owners",
+        ALICE,
+        "2024-01-01T00:00:00",
+        {"CODEOWNERS": "/src/ @org/payments @bob-gh\n", "src/pay/card.py": "x = 1\ny = 2\n"},
+    )
+    bob = Person(name=BOB.name, email=BOB.email)
+    suspect = SuspectCommit("a" * 40, bob, WHEN, WHEN, "break it", 0.8, ("r",))
+    evidence = OwnerFinder({"bob@example.com": "bob-gh"}).link(
+        _evidence(sha, suspects=(suspect,)), RepoView(git_repo.root)
+    )
+    assert [(o.source, o.team or (o.person and o.person.github_login)) for o in evidence.owners] == [
+        ("suspect-author", "bob-gh"),  # CODEOWNERS names Bob too: one entry, the one that says why
+        ("codeowners", "@org/payments"),
+    ]
+    summary = cause_and_owner(evidence)  # the cause names the author; "Owner" the declared team (escaped "@")
+    assert summary == f" Most likely cause: `aaaaaaa` by {BOB.name} (score 0.80). Owner: {md_text('@org/payments')}."
 
 
 def test_mailmap_canonicalises_authors(git_repo: GitRepoBuilder) -> None:
