@@ -86,21 +86,27 @@ def test_first_codeowners_file_found_wins(git_repo: GitRepoBuilder) -> None:
     assert [o.person.github_login for o in codeowners_for(repo, sha, "a.py", []) if o.person] == ["from-github-folder"]
 
 
-def test_owner_finder_orders_and_deduplicates(git_repo: GitRepoBuilder) -> None:
+BOB_PERSON = Person(name=BOB.name, email=BOB.email)
+BOB_COMMIT = "a" * 40
+
+
+def _owned_by_bob(git_repo: GitRepoBuilder, codeowners: str, with_line: bool) -> Evidence:
+    """Owners of src/pay/card.py under ``codeowners``, Bob having written the top suspect (and, ``with_line``, the
+    failing line too); Bob's e-mail maps to the login bob-gh."""
     sha = git_repo.commit(
-        "owners",
-        ALICE,
-        "2024-01-01T00:00:00",
-        {"CODEOWNERS": "/src/ @org/payments\n", "src/pay/card.py": "x = 1\ny = 2\n"},
+        "owners", ALICE, "2024-01-01T00:00:00", {"CODEOWNERS": codeowners, "src/pay/card.py": "x = 1\ny = 2\n"}
     )
-    bob = Person(name=BOB.name, email=BOB.email)
-    suspect = SuspectCommit("a" * 40, bob, WHEN, WHEN, "break it", 0.8, ("r",))
-    line = LineBlame("src/pay/card.py", 2, "a" * 40, "src/pay/card.py", 2, 2, 0, 0, 0, True)
-    commit = CommitInfo("a" * 40, bob, WHEN, WHEN, "break it")
-    finder = OwnerFinder({"bob@example.com": "bob-gh"})
-    owners = finder.link(
-        _evidence(sha, suspects=(suspect,), blame=(line,), commits=(commit,)), RepoView(git_repo.root)
-    ).owners
+    suspect = SuspectCommit(BOB_COMMIT, BOB_PERSON, WHEN, WHEN, "break it", 0.8, ("r",))
+    line = LineBlame("src/pay/card.py", 2, BOB_COMMIT, "src/pay/card.py", 2, 2, 0, 0, 0, True)
+    commit = CommitInfo(BOB_COMMIT, BOB_PERSON, WHEN, WHEN, "break it")
+    evidence = _evidence(
+        sha, suspects=(suspect,), blame=(line,) if with_line else (), commits=(commit,) if with_line else ()
+    )
+    return OwnerFinder({"bob@example.com": "bob-gh"}).link(evidence, RepoView(git_repo.root))
+
+
+def test_owner_finder_orders_and_deduplicates(git_repo: GitRepoBuilder) -> None:
+    owners = _owned_by_bob(git_repo, "/src/ @org/payments\n", with_line=True).owners
     # The culprit's likely author first, then the declared owners; the line author is Bob again: merged.
     assert [o.source for o in owners] == ["suspect-author", "codeowners"]
     assert owners[0].person is not None and owners[0].person.github_login == "bob-gh"
@@ -111,17 +117,7 @@ def test_owner_finder_orders_and_deduplicates(git_repo: GitRepoBuilder) -> None:
 def test_summary_names_the_declared_owner_and_a_codeowner_who_wrote_the_suspect_once(
     git_repo: GitRepoBuilder,
 ) -> None:
-    sha = git_repo.commit(
-        "owners",
-        ALICE,
-        "2024-01-01T00:00:00",
-        {"CODEOWNERS": "/src/ @org/payments @bob-gh\n", "src/pay/card.py": "x = 1\ny = 2\n"},
-    )
-    bob = Person(name=BOB.name, email=BOB.email)
-    suspect = SuspectCommit("a" * 40, bob, WHEN, WHEN, "break it", 0.8, ("r",))
-    evidence = OwnerFinder({"bob@example.com": "bob-gh"}).link(
-        _evidence(sha, suspects=(suspect,)), RepoView(git_repo.root)
-    )
+    evidence = _owned_by_bob(git_repo, "/src/ @org/payments @bob-gh\n", with_line=False)
     assert [(o.source, o.team or (o.person and o.person.github_login)) for o in evidence.owners] == [
         ("suspect-author", "bob-gh"),  # CODEOWNERS names Bob too: one entry, the one that says why
         ("codeowners", "@org/payments"),
