@@ -115,9 +115,11 @@ def _read_sqlite(database_url: str, key: str) -> Rows:
 
 
 def _read_store(database_url: str, key: str) -> Rows:
-    from incidentbot.store import open_store
+    from incidentbot.store import optional_store
 
-    store = open_store(database_url)
+    store = optional_store(database_url)
+    if store is None:  # the database is down: no "Seen before" this time
+        return [], []
     try:
         return store.remembered(key, MAX_REMEMBERED)
     finally:

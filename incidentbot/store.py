@@ -46,6 +46,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
+from incidentbot import store_outage
 from incidentbot.errors import ConfigError, ReportError, StoreUnavailable
 from incidentbot.models import Analysis, Delivery, Incident, IncidentState, Report
 from incidentbot.sqlite_schema import PRAGMAS, SCHEMA_FILE, schema_of
@@ -1045,14 +1046,26 @@ def write_sqlite_schema() -> Path:
 
 
 def open_store(url: str, lease_seconds: float = LEASE_SECONDS) -> Store:
-    """The store at a SQLAlchemy URL; a bad URL is a one-line configuration error."""
+    """The store at a SQLAlchemy URL; a bad URL, or a database that cannot be reached, is a one-line error."""
     try:
         return Store(url, lease_seconds)
     except (SQLAlchemyError, ModuleNotFoundError, ValueError, OSError) as exc:  # OSError: its folder cannot be made
         raise ConfigError(
-            f"cannot open the database {url.split('@')[-1]}: {exc}",
+            f"cannot open the database {url.split('@')[-1]}: {store_outage.first_line(exc)}",
             "set INCIDENTBOT_DATABASE_URL to sqlite:///path or postgresql+psycopg://user@host/db",
         ) from exc
+
+
+def optional_store(url: str) -> Store | None:
+    """The store for what a triage can do without (``incidentbot.store_outage``); None when it cannot be opened
+    now or failed to open within the last minute."""
+    if store_outage.is_down(url):
+        return None
+    try:
+        return open_store(url)
+    except ConfigError as exc:
+        store_outage.note_down(url, exc.one_line())
+        return None
 
 
 def _engine(url: str) -> Engine:

@@ -215,9 +215,11 @@ def _read_sqlite(database_url: str, repo: str) -> str | None:
 
 
 def _read_store(database_url: str, repo: str) -> str | None:
-    from incidentbot.store import open_store
+    from incidentbot.store import optional_store
 
-    store = open_store(database_url)
+    store = optional_store(database_url)
+    if store is None:  # the database is down: the shipped weights
+        return None
     try:
         return store.calibration_in_use(repo)
     finally:

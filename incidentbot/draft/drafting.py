@@ -12,7 +12,7 @@ import logging
 from functools import lru_cache
 
 from incidentbot.draft.template import draft_report
-from incidentbot.errors import DraftError, IncidentbotError
+from incidentbot.errors import DraftError
 from incidentbot.models import Evidence, Report, Usage
 from incidentbot.repo import RepoView
 from incidentbot.settings import Settings
@@ -68,10 +68,6 @@ def _prompts_version() -> str:
 
 
 def _store(settings: Settings):  # type: ignore[no-untyped-def]
-    from incidentbot.store import open_store
+    from incidentbot.store import optional_store
 
-    try:
-        return open_store(settings.effective_database_url)
-    except IncidentbotError as exc:
-        log.warning("no analysis cache: %s", exc.one_line())
-        return None
+    return optional_store(settings.effective_database_url)  # None: no analysis cache (the failure is logged)
