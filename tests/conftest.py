@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from incidentbot import store_outage
 from tests.gitbuilder import GitRepoBuilder
 
 _OWN_ENV_PREFIXES = ("INCIDENTBOT_", "SENTRY_", "SLACK_", "GITHUB_", "OPENAI_")
@@ -21,6 +22,7 @@ def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # the default SQLite store
     monkeypatch.chdir(tmp_path)
+    store_outage.forget()  # a store one test could not open is not "down" for the next
     yield
 
 

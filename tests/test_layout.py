@@ -128,9 +128,7 @@ def test_the_checker_finds_a_loop() -> None:
 def test_the_architecture_document_names_every_folder() -> None:
     text = (ROOT / "docs" / "architecture.md").read_text()
     folders = {
-        str(path.parent.relative_to(ROOT))
-        for package in PACKAGES
-        for path in (ROOT / package).rglob("__init__.py")
+        str(path.parent.relative_to(ROOT)) for package in PACKAGES for path in (ROOT / package).rglob("__init__.py")
     }
     missing = sorted(folder for folder in folders if f"`{folder}/`" not in text)
     assert missing == [], f"docs/architecture.md has no row for {missing}"

@@ -48,9 +48,7 @@ def _close_all() -> None:
 
 def _report(fingerprint: str = "a" * 32, message: str = "boom") -> Report:
     trace = Trace(exceptions=(ExceptionInfo("ValueError", message),), url="https://sentry.example/issues/1/")
-    return Report(
-        title=f"ValueError: {message}", summary_md="s", evidence=Evidence(trace, fingerprint), drafted_at=NOW
-    )
+    return Report(title=f"ValueError: {message}", summary_md="s", evidence=Evidence(trace, fingerprint), drafted_at=NOW)
 
 
 def _delivery(external_id: str = "C1/1.2", count: int = 1) -> Delivery:

@@ -8,7 +8,6 @@ import logging
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,13 +19,6 @@ from tests.gitbuilder import GitRepoBuilder
 from tests.linkers.history import ShopHistory, build_shop, shop_traceback
 
 FIRST_SEEN = "2024-04-12T09:00:00Z"
-
-
-@pytest.fixture(autouse=True)
-def _no_remembered_outage() -> Iterator[None]:
-    store_outage.forget()
-    yield
-    store_outage.forget()
 
 
 @pytest.fixture
