@@ -1059,13 +1059,7 @@ def open_store(url: str, lease_seconds: float = LEASE_SECONDS) -> Store:
 def optional_store(url: str) -> Store | None:
     """The store for what a triage can do without (``incidentbot.store_outage``); None when it cannot be opened
     now or failed to open within the last minute."""
-    if store_outage.is_down(url):
-        return None
-    try:
-        return open_store(url)
-    except ConfigError as exc:
-        store_outage.note_down(url, exc.one_line())
-        return None
+    return store_outage.unless_down(url, lambda: open_store(url))
 
 
 def _engine(url: str) -> Engine:

@@ -13,10 +13,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 log = logging.getLogger("incidentbot.store")
 
 RETRY_SECONDS = 60.0
+T = TypeVar("T")
 
 _failed: dict[str, float] = {}  # database URL -> when it last failed to open (monotonic seconds)
 _lock = threading.Lock()
@@ -42,6 +45,18 @@ def note_down(url: str, why: str) -> None:
             RETRY_SECONDS,
             why,
         )
+
+
+def unless_down(url: str, open_store: Callable[[], T]) -> T | None:
+    """``open_store()``, or None while ``url`` is down or when opening it fails (remembered, logged once)."""
+    if is_down(url):
+        return None
+    try:
+        return open_store()
+    except Exception as exc:  # noqa: BLE001 - whatever stops the store, the triage goes on without it
+        one_line = getattr(exc, "one_line", None)  # our own errors say what to do
+        note_down(url, one_line() if callable(one_line) else f"{type(exc).__name__}: {first_line(exc)}")
+        return None
 
 
 def first_line(exc: BaseException) -> str:

@@ -43,7 +43,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 import git
 
 from incidentbot import store_outage
-from incidentbot.errors import IncidentbotError
 from incidentbot.models import Person
 from incidentbot.repo import GIT_PROCESSES, RepoView, in_parallel
 from linkers.blame_git import BlamedLine, FileBlame, _CommitMeta, _run_blame, parse_porcelain_fields
@@ -609,13 +608,4 @@ def shared_index(settings: Settings) -> BlameIndex | None:
 def index_or_none(settings: Settings) -> BlameIndex | None:
     """``shared_index``, or None when the store cannot be opened (a read-only folder, a database down): linkers
     then ask git, as without an index."""
-    url = settings.effective_database_url
-    if store_outage.is_down(url):
-        return None
-    try:
-        return shared_index(settings)
-    except IncidentbotError as exc:
-        store_outage.note_down(url, exc.one_line())
-    except Exception as exc:  # a SQLite file that cannot be made or read: the same, without SQLAlchemy's words
-        store_outage.note_down(url, f"blame index: {type(exc).__name__}: {store_outage.first_line(exc)}")
-    return None
+    return store_outage.unless_down(settings.effective_database_url, lambda: shared_index(settings))
