@@ -24,6 +24,7 @@ from incidentbot.settings import Settings
 from linkers.identity import canonical_people, github_login
 
 CODEOWNERS_PLACES = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
+SOURCE_ORDER: dict[OwnerSource, int] = {"suspect-author": 0, "codeowners": 1, "line-author": 2}  # best first
 
 
 class OwnerFinder:
@@ -40,11 +41,9 @@ class OwnerFinder:
         if evidence.location is None or evidence.revision is None:
             return evidence
         warnings: list[str] = []
-        declared = codeowners_for(repo, evidence.revision, evidence.location.path, warnings)
-        authors = self._authors(evidence, repo)
-        suspect_author = [o for o in authors if o.source == "suspect-author"]
-        others = [o for o in authors if o.source != "suspect-author"]
-        owners = _dedupe([*suspect_author, *declared, *others])
+        found = codeowners_for(repo, evidence.revision, evidence.location.path, warnings)
+        found += self._authors(evidence, repo)
+        owners = _dedupe(sorted(found, key=lambda owner: SOURCE_ORDER[owner.source]))  # stable: rule order kept
         return replace(evidence, owners=owners, warnings=evidence.warnings + tuple(warnings))
 
     def _authors(self, evidence: Evidence, repo: RepoView) -> list[Owner]:
